@@ -1,0 +1,59 @@
+"""interop: convert trained models between frameworks and prove every conversion right.
+
+Public names load lazily so that ``import interop`` imports no framework.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "convert": "interop.api",
+    "check": "interop.api",
+    "converters": "interop.api",
+    "runtimes": "interop.api",
+    "Conversion": "interop.types",
+    "TensorSpec": "interop.types",
+    "Tolerance": "interop.types",
+    "ConverterInfo": "interop.types",
+    "Report": "interop.types",
+    "InteropError": "interop.errors",
+    "InvalidInput": "interop.errors",
+    "ConversionError": "interop.errors",
+    "ConverterNotFound": "interop.errors",
+    "MissingDependency": "interop.errors",
+    "ParityError": "interop.errors",
+    "PluginError": "interop.errors",
+}
+
+__all__ = sorted(_LAZY) + ["__version__"]
+
+if TYPE_CHECKING:
+    from interop.api import check, convert, converters, runtimes
+    from interop.errors import (
+        ConversionError,
+        ConverterNotFound,
+        InteropError,
+        InvalidInput,
+        MissingDependency,
+        ParityError,
+        PluginError,
+    )
+    from interop.types import Conversion, ConverterInfo, Report, TensorSpec, Tolerance
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'interop' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,138 @@
+"""convert() and check(): orchestration of registry, converters, runtimes and harness."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from interop import registry
+from interop.detect import detect_source
+from interop.errors import ConversionError, InteropError, InvalidInput
+from interop.harness.compare import compare_output
+from interop.types import Conversion, ConverterInfo, Tolerance
+
+log = logging.getLogger("interop")
+
+
+def converters() -> list[ConverterInfo]:
+    """Every registered converter with its availability, read without importing frameworks."""
+    return registry.converter_infos()
+
+
+def convert(
+    model: Any,
+    to: str = "onnx",
+    example_inputs: Any = None,
+    *,
+    converter: str | None = None,
+    opset: int | None = None,
+    dynamic_batch: bool | None = None,
+    precision: str | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> Conversion:
+    """Convert ``model`` to the target format and check it against the original.
+
+    The result has passed the converter's own validity checks and one run on the example
+    inputs that matches the original within the converter's default tolerance; anything
+    else raises ConversionError (or InvalidInput / MissingDependency) with the cause.
+    """
+    if not isinstance(to, str) or not to:
+        raise InvalidInput(f"target {to!r} is not a format name", "use to='onnx' or to='coreml'")
+    source = detect_source(model, registry.known_sources())
+    conv = registry.resolve(source, to, converter)
+    given: dict[str, Any] = dict(options or {})
+    for key, value in (("opset", opset), ("dynamic_batch", dynamic_batch), ("precision", precision)):
+        if value is not None:
+            if key in given:
+                raise InvalidInput(f"{key} given twice", f"pass {key}= or options[{key!r}], not both")
+            given[key] = value
+    log.info("converting %s model to %s with %s", source, to, conv.name)
+    conversion = conv.convert(model, example_inputs, **given)
+    if not isinstance(conversion, Conversion):
+        raise ConversionError(
+            f"converter {conv.name!r} returned {type(conversion).__name__}, not a Conversion",
+            "the converter is broken; report it to its authors",
+        )
+    validate(model, conversion)
+    return conversion
+
+
+def validate(model: Any, conversion: Conversion, tolerance: Tolerance | None = None) -> None:
+    """Run the original and the converted model once on the example feed and compare.
+
+    Raises ConversionError naming the output that differs and by how much.
+    """
+    feed = conversion.example_feed
+    if not feed:
+        raise ConversionError(
+            f"{conversion.converter} produced no example feed, so the conversion cannot be checked",
+            "pass example_inputs=",
+        )
+    tol = tolerance or conversion.default_tolerance
+    original_cls = registry.get_runtime(conversion.source)
+    converted_cls = registry.get_runtime(conversion.runtime)
+    try:
+        with original_cls(model, conversion=conversion) as original:
+            reference = original.run({o: feed[c] for o, c in conversion.input_map.items()})
+        with converted_cls(conversion.model, conversion=conversion) as converted:
+            produced = converted.run(feed)
+    except InteropError:
+        raise
+    except Exception as exc:
+        raise ConversionError(
+            f"the converted model failed to run on the example inputs: {type(exc).__name__}: "
+            + (str(exc).strip().splitlines() or [""])[0],
+            "the converter produced a model the runtime rejects; try another opset or converter",
+        ) from exc
+    results = {}
+    failures = []
+    for original_name, converted_name in conversion.output_map.items():
+        if original_name not in reference:
+            raise ConversionError(
+                f"the original produced no output named {original_name!r}",
+                "the converter's output map is wrong; report it",
+            )
+        if converted_name not in produced:
+            raise ConversionError(
+                f"the converted model has no output {converted_name!r} "
+                f"(for the original's {original_name!r})",
+                "the converter's output map is wrong; report it",
+            )
+        cmp = compare_output(
+            original_name,
+            converted_name,
+            reference[original_name],
+            produced[converted_name],
+            tol,
+            conversion.kind_of(original_name),
+        )
+        results[original_name] = {
+            "passed": cmp.passed,
+            "max_abs_error": cmp.max_abs_error,
+            "label_agreement": cmp.label_agreement,
+            "atol": tol.atol,
+            "rtol": tol.rtol,
+        }
+        if not cmp.passed:
+            failures.append(f"output {original_name!r}: {cmp.reason}")
+    conversion.validation = {
+        "batch_size": _batch_of(feed),
+        "outputs": results,
+        "passed": not failures,
+    }
+    if failures:
+        raise ConversionError(
+            f"{conversion.converter} produced a model that computes different numbers: "
+            + "; ".join(failures),
+            "the converter mis-lowered an op; try another opset or converter, or report it "
+            "with the model",
+        )
+
+
+def _batch_of(feed: Mapping[str, Any]) -> int | None:
+    for value in feed.values():
+        shape = getattr(value, "shape", None)
+        if shape:
+            return int(shape[0])
+    return None

@@ -1,0 +1,65 @@
+"""The converter base class: declared options, availability from installed modules."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from interop.errors import InvalidInput
+from interop.types import Conversion, Tolerance
+
+
+def modules_missing(modules: tuple[str, ...]) -> list[str]:
+    """The top-level modules in ``modules`` that cannot be found, without importing any."""
+    missing = []
+    for module in modules:
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            missing.append(module)
+    return missing
+
+
+class Converter:
+    """Base for converters. Subclasses set the class attributes and implement ``_convert``.
+
+    ``options`` lists every keyword the converter accepts, with its default; an unknown
+    keyword is an error that lists the known ones.
+    """
+
+    name: ClassVar[str] = ""
+    source: ClassVar[str] = ""
+    target: ClassVar[str] = ""
+    priority: ClassVar[int] = 0
+    options: ClassVar[Mapping[str, Any]] = {}
+    default_tolerance: ClassVar[Tolerance] = Tolerance(atol=1e-4, rtol=1e-4)
+    requires: ClassVar[tuple[str, ...]] = ()
+    install_hint: ClassVar[str] = ""
+
+    def available(self) -> tuple[bool, str]:
+        missing = modules_missing(self.requires)
+        if missing:
+            hint = self.install_hint or "pip install " + " ".join(missing)
+            return False, f"{', '.join(missing)} not installed; {hint}"
+        return True, ""
+
+    def resolve_options(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(given) - set(self.options))
+        if unknown:
+            raise InvalidInput(
+                f"unknown option{'s' if len(unknown) > 1 else ''} for {self.name}: "
+                + ", ".join(unknown),
+                "known options: " + (", ".join(sorted(self.options)) or "none"),
+            )
+        merged = dict(self.options)
+        merged.update(given)
+        return merged
+
+    def convert(self, model: Any, example_inputs: Any = None, **options: Any) -> Conversion:
+        return self._convert(model, example_inputs, self.resolve_options(options))
+
+    def _convert(self, model: Any, example_inputs: Any, options: dict[str, Any]) -> Conversion:
+        raise NotImplementedError

@@ -1,0 +1,76 @@
+"""The few exception types interop raises; each carries a one-line message and a hint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class InteropError(Exception):
+    """Base of every error interop raises on purpose.
+
+    ``message`` says what went wrong in one line; ``hint`` says what to do about it.
+    """
+
+    exit_code = 2
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        self.message = message.strip()
+        self.hint = hint.strip()
+        super().__init__(self.message if not self.hint else f"{self.message}\n{self.hint}")
+
+
+class InvalidInput(InteropError):
+    """The caller passed something interop cannot use (bad option, bad file, bad shape)."""
+
+    exit_code = 2
+
+
+class ConversionError(InteropError):
+    """A converter failed, produced an invalid model, or a model that computes other numbers."""
+
+    exit_code = 3
+
+
+class ConverterNotFound(ConversionError):
+    """No registered converter handles this (source, target) or the requested name."""
+
+    exit_code = 3
+
+
+class MissingDependency(InteropError):
+    """A framework or converter library needed for this job is not installed."""
+
+    exit_code = 4
+
+    def __init__(self, message: str, hint: str = "", *, package: str = "") -> None:
+        self.package = package
+        super().__init__(message, hint)
+
+
+class ParityError(InteropError):
+    """A converted model's outputs differ from the original beyond tolerance."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str = "", *, report: Any = None) -> None:
+        self.report = report
+        super().__init__(message, hint)
+
+
+__all__ = [
+    "ConversionError",
+    "ConverterNotFound",
+    "InteropError",
+    "InvalidInput",
+    "MissingDependency",
+    "ParityError",
+]
+
+
+class PluginError(InteropError):
+    """A plugin failed to load or broke the protocol while strict plugin mode was on."""
+
+    exit_code = 4
+
+
+__all__ += ["PluginError"]

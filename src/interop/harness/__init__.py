@@ -1,0 +1,1 @@
+"""The conformance harness: inputs, comparison, timing, isolation and reports."""

@@ -1,0 +1,184 @@
+"""Numerical comparison of one output: checks in order, then metrics. Imports no framework."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from interop.types import Tolerance
+
+KINDS = ("values", "label", "probabilities")
+
+
+@dataclass
+class OutputComparison:
+    """The verdict and metrics for one output at one batch size."""
+
+    output: str
+    converted_output: str
+    kind: str
+    passed: bool
+    reason: str = ""
+    atol: float = 0.0
+    rtol: float = 0.0
+    shape: list[int] = field(default_factory=list)
+    converted_shape: list[int] = field(default_factory=list)
+    dtype: str = ""
+    converted_dtype: str = ""
+    max_abs_error: float | None = None
+    mean_abs_error: float | None = None
+    max_rel_error: float | None = None
+    p99_abs_error: float | None = None
+    fraction_within: float | None = None
+    cosine_similarity: float | None = None
+    psnr_db: float | None = None
+    required_atol: float | None = None
+    label_agreement: float | None = None
+    top_k_agreement: float | None = None
+    abs_error_sample: list[float] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("abs_error_sample")
+        return {k: _jsonable(v) for k, v in d.items()}
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
+    return v
+
+
+def _is_numeric(a: np.ndarray) -> bool:
+    return a.dtype.kind in "biufc"
+
+
+def _dtype_family(a: np.ndarray) -> str:
+    if a.dtype.kind in "US" or a.dtype == object:
+        return "string"
+    if a.dtype.kind == "b":
+        return "bool"
+    if a.dtype.kind in "iu":
+        return "int"
+    return "float"
+
+
+def required_atol(ref: np.ndarray, got: np.ndarray, rtol: float) -> float:
+    """The smallest atol that makes every element pass at ``rtol``."""
+    diff = np.abs(got - ref) - rtol * np.abs(ref)
+    return float(max(0.0, np.max(diff))) if diff.size else 0.0
+
+
+def compare_output(
+    name: str,
+    converted_name: str,
+    ref: Any,
+    got: Any,
+    tolerance: Tolerance,
+    kind: str = "values",
+    top_k: int = 3,
+    sample: int = 2000,
+) -> OutputComparison:
+    """Compare one converted output with the original's.
+
+    Checks run in order and stop at the first failure: shape, dtype family, non-finite
+    values, then values (or label agreement for labels).
+    """
+    ref_a = np.asarray(ref)
+    got_a = np.asarray(got)
+    result = OutputComparison(
+        output=name,
+        converted_output=converted_name,
+        kind=kind,
+        passed=False,
+        atol=tolerance.atol,
+        rtol=tolerance.rtol,
+        shape=list(ref_a.shape),
+        converted_shape=list(got_a.shape),
+        dtype=str(ref_a.dtype),
+        converted_dtype=str(got_a.dtype),
+    )
+    if ref_a.shape != got_a.shape:
+        result.reason = f"shape {list(got_a.shape)} differs from the original's {list(ref_a.shape)}"
+        return result
+    if kind == "label" or not (_is_numeric(ref_a) and _is_numeric(got_a)):
+        fam_r, fam_g = _dtype_family(ref_a), _dtype_family(got_a)
+        if fam_r != fam_g and not (fam_r in ("int", "bool") and fam_g in ("int", "bool")):
+            result.reason = f"dtype {got_a.dtype} is not comparable with the original's {ref_a.dtype}"
+            return result
+        same = ref_a.astype(str) == got_a.astype(str) if fam_r == "string" else ref_a == got_a
+        agreement = float(np.mean(same)) if same.size else 1.0
+        result.label_agreement = agreement
+        result.passed = agreement == 1.0
+        if not result.passed:
+            result.reason = f"labels agree on {agreement:.2%} of rows"
+        return result
+    if _dtype_family(ref_a) != _dtype_family(got_a) and "float" in (
+        _dtype_family(ref_a),
+        _dtype_family(got_a),
+    ):
+        # integer vs float outputs compute different things (a label vs a score)
+        if _dtype_family(ref_a) in ("int", "bool") or _dtype_family(got_a) in ("int", "bool"):
+            result.reason = f"dtype {got_a.dtype} is not comparable with the original's {ref_a.dtype}"
+            return result
+    ref_f = ref_a.astype(np.float64)
+    got_f = got_a.astype(np.float64)
+    ref_bad = ~np.isfinite(ref_f)
+    got_bad = ~np.isfinite(got_f)
+    if np.any(got_bad & ~ref_bad) or np.any(ref_bad != got_bad):
+        count = int(np.sum(got_bad != ref_bad))
+        result.reason = f"{count} non-finite value(s) where the original has finite ones (or the reverse)"
+        return result
+    both = ~ref_bad
+    if np.any(ref_bad) and not np.array_equal(ref_f[ref_bad], got_f[ref_bad], equal_nan=True):
+        result.reason = "non-finite values differ from the original's"
+        return result
+    r = ref_f[both]
+    g = got_f[both]
+    abs_err = np.abs(g - r)
+    if abs_err.size:
+        result.max_abs_error = float(abs_err.max())
+        result.mean_abs_error = float(abs_err.mean())
+        result.p99_abs_error = float(np.percentile(abs_err, 99))
+        denom = np.abs(r)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel = np.where(denom > 0, abs_err / denom, np.where(abs_err > 0, np.inf, 0.0))
+        result.max_rel_error = float(rel.max())
+        within = abs_err <= tolerance.atol + tolerance.rtol * denom
+        result.fraction_within = float(within.mean())
+        norm = float(np.linalg.norm(r) * np.linalg.norm(g))
+        result.cosine_similarity = float(np.dot(r, g) / norm) if norm > 0 else (
+            1.0 if not np.any(abs_err) else 0.0
+        )
+        mse = float(np.mean(abs_err**2))
+        peak = float(np.max(np.abs(r))) or 1.0
+        result.psnr_db = float("inf") if mse == 0 else float(10 * np.log10(peak**2 / mse))
+        result.required_atol = required_atol(r, g, tolerance.rtol)
+        if abs_err.size > sample:
+            idx = np.random.default_rng(0).choice(abs_err.size, sample, replace=False)
+            result.abs_error_sample = [float(x) for x in abs_err[idx]]
+        else:
+            result.abs_error_sample = [float(x) for x in abs_err]
+        passed = bool(np.all(within))
+    else:
+        result.fraction_within = 1.0
+        result.required_atol = 0.0
+        passed = True
+    if kind == "probabilities" and ref_a.ndim == 2 and ref_a.shape[1] > 1:
+        k = min(top_k, ref_a.shape[1])
+        ref_top = np.argsort(-ref_f, axis=1)[:, :k]
+        got_top = np.argsort(-got_f, axis=1)[:, :k]
+        result.label_agreement = float(np.mean(ref_top[:, 0] == got_top[:, 0]))
+        result.top_k_agreement = float(
+            np.mean([set(a) == set(b) for a, b in zip(ref_top, got_top, strict=True)])
+        )
+    result.passed = passed
+    if not passed:
+        result.reason = (
+            f"max abs error {result.max_abs_error:.3g} exceeds atol {tolerance.atol:g} + "
+            f"rtol {tolerance.rtol:g}*|ref|; atol {result.required_atol:.3g} would pass"
+        )
+    return result

@@ -1,0 +1,1 @@
+"""Built-in runtimes, one module per way of running a model; frameworks load on first use."""

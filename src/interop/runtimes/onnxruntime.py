@@ -1,0 +1,93 @@
+"""Runs ONNX models on onnxruntime's CPU provider with an explicit thread count."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+
+from interop.converters.base import modules_missing
+from interop.converters._onnx import value_specs
+from interop.types import TensorSpec
+
+
+class OnnxRuntime:
+    """A loaded onnxruntime session. ``model`` is an onnx.ModelProto, bytes or a path."""
+
+    name = "onnxruntime"
+    format = "onnx"
+
+    @staticmethod
+    def available() -> tuple[bool, str]:
+        missing = modules_missing(("onnxruntime", "onnx"))
+        if missing:
+            return False, f"{', '.join(missing)} not installed; pip install 'interop[onnx]'"
+        return True, ""
+
+    def __init__(self, model: Any, *, conversion: Any = None, threads: int | None = 1) -> None:
+        self._model = model
+        self._threads = threads
+        self.session: Any = None
+
+    def __enter__(self) -> OnnxRuntime:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        if self._threads:
+            opts.intra_op_num_threads = int(self._threads)
+            opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        model = self._model
+        if isinstance(model, (str, Path)):
+            source: Any = str(model)
+        elif isinstance(model, bytes):
+            source = model
+        else:
+            source = model.SerializeToString()
+        self.session = ort.InferenceSession(source, opts, providers=["CPUExecutionProvider"])
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.session = None
+
+    def input_specs(self) -> tuple[TensorSpec, ...]:
+        import onnx
+
+        if isinstance(self._model, onnx.ModelProto):
+            from interop.converters._onnx import graph_inputs
+
+            return value_specs(graph_inputs(self._model))
+        specs = []
+        for i in self.session.get_inputs():
+            dtype = _ORT_TYPES.get(i.type, i.type)
+            shape = tuple(d if isinstance(d, int) else (d or None) for d in i.shape)
+            specs.append(TensorSpec(i.name, shape, dtype))
+        return tuple(specs)
+
+    def output_names(self) -> list[str]:
+        return [o.name for o in self.session.get_outputs()]
+
+    def run(self, feed: dict[str, Any]) -> dict[str, np.ndarray]:
+        names = self.output_names()
+        values = self.session.run(names, {k: np.asarray(v) for k, v in feed.items()})
+        return dict(zip(names, values, strict=True))
+
+
+_ORT_TYPES = {
+    "tensor(float)": "float32",
+    "tensor(double)": "float64",
+    "tensor(float16)": "float16",
+    "tensor(int64)": "int64",
+    "tensor(int32)": "int32",
+    "tensor(int8)": "int8",
+    "tensor(uint8)": "uint8",
+    "tensor(bool)": "bool",
+    "tensor(string)": "object",
+}

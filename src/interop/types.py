@@ -1,0 +1,197 @@
+"""Plain data: tensor specs, tolerances, converter info and the Conversion result."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from interop.errors import InvalidInput
+
+Dim = int | str | None
+"""A dimension: a fixed size, a symbolic name such as ``"batch"``, or unknown (None)."""
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """Name, shape and numpy dtype name of one model input or output."""
+
+    name: str
+    shape: tuple[Dim, ...]
+    dtype: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype}
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """Elementwise closeness: ``|converted - original| <= atol + rtol * |original|``."""
+
+    atol: float
+    rtol: float
+
+    def with_overrides(self, atol: float | None = None, rtol: float | None = None) -> Tolerance:
+        return replace(
+            self,
+            atol=self.atol if atol is None else float(atol),
+            rtol=self.rtol if rtol is None else float(rtol),
+        )
+
+
+@dataclass(frozen=True)
+class ConverterInfo:
+    """What the registry knows about one converter, read without importing its framework."""
+
+    name: str
+    source: str
+    target: str
+    available: bool
+    reason: str
+    distribution: str
+    priority: int = 0
+    broken: bool = False
+    value: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "source": self.source,
+            "target": self.target,
+            "available": self.available,
+            "reason": self.reason,
+            "distribution": self.distribution,
+            "priority": self.priority,
+            "broken": self.broken,
+        }
+
+
+@dataclass(frozen=True)
+class RuntimeInfo:
+    """What the registry knows about one runtime (a way to run a model format)."""
+
+    name: str
+    available: bool
+    reason: str
+    distribution: str
+    broken: bool = False
+    value: str = ""
+
+
+Saver = Callable[[Any, Path], None]
+"""Writes a converted model to exactly the path it is given (the caller makes it atomic)."""
+
+
+@dataclass
+class Conversion:
+    """A converted model, its interface, how its outputs map to the original's, and provenance.
+
+    Feeds are keyed by the converted model's input names. ``input_map`` maps the original's
+    input names (in the order the original takes them) to those names; ``output_map`` maps
+    the original's output names to the converted model's output names. ``output_kinds`` tells
+    the harness how to compare each output: ``"values"``, ``"label"`` or ``"probabilities"``.
+    """
+
+    source: str
+    target: str
+    converter: str
+    model: Any
+    input_specs: tuple[TensorSpec, ...]
+    output_specs: tuple[TensorSpec, ...]
+    input_map: dict[str, str]
+    output_map: dict[str, str]
+    saver: Saver
+    suffix: str
+    output_kinds: dict[str, str] = field(default_factory=dict)
+    input_layout: str = "positional"
+    warnings: list[str] = field(default_factory=list)
+    provenance: dict[str, str] = field(default_factory=dict)
+    default_tolerance: Tolerance = field(default_factory=lambda: Tolerance(1e-4, 1e-4))
+    example_feed: dict[str, Any] = field(default_factory=dict)
+    validation: dict[str, Any] = field(default_factory=dict)
+    runtime: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.runtime:
+            self.runtime = self.target
+
+    def kind_of(self, original_output: str) -> str:
+        return self.output_kinds.get(original_output, "values")
+
+    def save(self, path: str | os.PathLike[str], *, overwrite: bool = True) -> Path:
+        """Write the model atomically to ``path`` and return it.
+
+        The model is written to a temporary name in the destination directory and renamed
+        into place, so a crash or an error leaves either no file or the previous one.
+        """
+        return atomic_write(Path(path), lambda tmp: self.saver(self.model, tmp), overwrite)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "target": self.target,
+            "converter": self.converter,
+            "inputs": [s.to_dict() for s in self.input_specs],
+            "outputs": [s.to_dict() for s in self.output_specs],
+            "output_map": dict(self.output_map),
+            "warnings": list(self.warnings),
+            "provenance": dict(self.provenance),
+            "validation": dict(self.validation),
+        }
+
+
+def atomic_write(
+    path: Path, write: Callable[[Path], None], overwrite: bool = True
+) -> Path:
+    """Run ``write(tmp)`` for a temporary sibling of ``path``, then rename it into place.
+
+    Works for files and for directory formats (``.mlpackage``, SavedModel). Anything the
+    writer leaves behind is removed on failure.
+    """
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise InvalidInput(
+            f"cannot write {path}: the directory {parent} does not exist",
+            "create the directory first or choose another output path",
+        )
+    if path.exists() and not overwrite:
+        raise InvalidInput(
+            f"{path} already exists", "pass --force (overwrite=True) to replace it"
+        )
+    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent))
+    tmp = tmp_dir / path.name
+    try:
+        write(tmp)
+        produced = sorted(tmp_dir.iterdir())
+        if tmp not in produced:
+            raise InvalidInput(f"the writer did not produce {path.name}", "report this as a bug")
+        extras = [p for p in produced if p != tmp]
+        for extra in extras:  # sidecars such as external-data files travel with the model
+            os.replace(extra, parent / extra.name)
+        if tmp.is_dir() and path.exists():
+            backup = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=parent))
+            os.replace(path, backup / path.name)
+            os.replace(tmp, path)
+            shutil.rmtree(backup, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+    return path
+
+
+def spec_from_array(name: str, array: Any, dynamic_batch: bool = True) -> TensorSpec:
+    """A TensorSpec describing ``array`` (batch dimension symbolic when asked)."""
+    shape: list[Dim] = list(getattr(array, "shape", ()))
+    if dynamic_batch and shape:
+        shape[0] = "batch"
+    return TensorSpec(name=name, shape=tuple(shape), dtype=str(getattr(array, "dtype", "object")))
+
+
+def as_mapping(value: Mapping[str, Any] | None) -> dict[str, Any]:
+    return dict(value or {})
