@@ -1,0 +1,1 @@
+"""The conformance suite: model cases per family, tolerance profiles, committed results."""
