@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
+# TensorFlow prints C++ INFO lines unless told before it starts.
+export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: venv demo test lint typecheck bench conformance clean
 

@@ -1,0 +1,250 @@
+"""TensorFlow/Keras -> ONNX through tf2onnx, tracing the same tf.function the runtime runs.
+
+Every model kind (Keras, tf.Module/tf.function, SavedModel) becomes one tf.function from
+inputs named after the model's own inputs to a dict keyed by its own output names; tf2onnx
+converts that function, so ONNX names equal the original names with no ``:0`` suffixes.
+
+tf2onnx has no handler for ``Erfc``, which TensorFlow emits for exact GELU (Keras'
+default ``activation="gelu"``); left alone it writes an invalid model and only logs the fact.
+We register a handler that lowers ``Erfc(x)`` to ``1 - Erf(x)``.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, ClassVar
+
+import numpy as np
+
+from interop.converters._onnx import check_onnx, opset_of, save_onnx, stamp_provenance, value_specs
+from interop.converters.base import Converter
+from interop.errors import ConversionError, InvalidInput
+from interop.types import Conversion, Tolerance
+
+log = logging.getLogger("interop.converters.tf_onnx")
+
+MAX_OPSET = 18  # the highest opset tf2onnx 1.17 maps TensorFlow ops to
+MIN_OPSET = 9  # below this, Erf (and with it exact GELU) has no ONNX op
+DEFAULT_OPSET = 17
+
+
+def _erfc_as_one_minus_erf(ctx: Any, node: Any, name: str, args: Any) -> None:
+    """tf2onnx handler: Erfc(x) -> 1 - Erf(x) (ONNX has Erf but no Erfc)."""
+    from tf2onnx import utils
+
+    dtype = utils.map_onnx_to_numpy_type(ctx.get_dtype(node.input[0]))
+    node.type = "Erf"
+    node.domain = ""
+    one = ctx.make_const(utils.make_name(f"{name}_one"), np.array(1, dtype=dtype))
+    ctx.insert_new_node_on_output(
+        "Sub",
+        node.output[0],
+        name=utils.make_name(f"{name}_erfc"),
+        inputs=[one.output[0], node.output[0]],
+    )
+
+
+CUSTOM_OP_HANDLERS: dict[str, tuple[Any, list[Any]]] = {"Erfc": (_erfc_as_one_minus_erf, [])}
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@contextmanager
+def _quiet_tf2onnx() -> Iterator[_Collect]:
+    """Keep tf2onnx's log lines out of the user's console; replay them into our logger."""
+    logger = logging.getLogger("tf2onnx")
+    handler = _Collect()
+    old_propagate, old_level = logger.propagate, logger.level
+    logger.addHandler(handler)
+    logger.propagate = False
+    logger.setLevel(logging.WARNING)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate, logger.level = old_propagate, old_level
+        for record in handler.records:
+            log.debug("tf2onnx %s: %s", record.levelname.lower(), record.getMessage())
+
+
+def _flatten_examples(example_inputs: Any, names: tuple[str, ...]) -> list[np.ndarray]:
+    """Example inputs (array, tuple/list, or dict by input name) in the model's input order."""
+
+    def as_array(value: Any) -> np.ndarray:
+        return np.asarray(value.numpy() if hasattr(value, "numpy") else value)
+
+    if isinstance(example_inputs, Mapping):
+        unknown = sorted(set(map(str, example_inputs)) - set(names))
+        missing = [n for n in names if n not in example_inputs]
+        if unknown or missing:
+            raise InvalidInput(
+                "example_inputs keys do not match the model's inputs"
+                + (f"; missing {', '.join(missing)}" if missing else "")
+                + (f"; unknown {', '.join(unknown)}" if unknown else ""),
+                "key example_inputs by the model's input names: " + ", ".join(names),
+            )
+        return [as_array(example_inputs[n]) for n in names]
+    values = list(example_inputs) if isinstance(example_inputs, (tuple, list)) else [example_inputs]
+    if len(values) != len(names):
+        raise InvalidInput(
+            f"the model takes {len(names)} input(s) ({', '.join(names)}) "
+            f"but example_inputs has {len(values)}",
+            "pass one array per input, as a tuple in that order or a dict by name",
+        )
+    return [as_array(v) for v in values]
+
+
+def _check_shape(array: np.ndarray, spec: Any) -> None:
+    """An example input must fit the model's declared shape (free dimensions match anything)."""
+    declared = spec.shape.as_list()
+    fits = len(declared) == array.ndim and all(
+        d is None or d == n for d, n in zip(declared, array.shape, strict=True)
+    )
+    if not fits:
+        shown = ["None" if d is None else str(d) for d in declared]
+        raise InvalidInput(
+            f"example input {spec.name!r} has shape {list(array.shape)}, "
+            f"the model expects [{', '.join(shown)}]",
+            "pass example_inputs shaped like the model's inputs (None is any size)",
+        )
+
+
+def _name_batch_dims(onnx_model: Any) -> None:
+    """Call the free leading dimension "batch" (tf2onnx names each one ``unk__N``)."""
+    for value in list(onnx_model.graph.input) + list(onnx_model.graph.output):
+        dims = value.type.tensor_type.shape.dim
+        if dims and not dims[0].HasField("dim_value"):
+            dims[0].dim_param = "batch"
+
+
+class TensorflowToOnnx(Converter):
+    """Keras models, tf.Modules with a tf.function, and SavedModels to ONNX via tf2onnx."""
+
+    name: ClassVar[str] = "tensorflow.onnx"
+    source: ClassVar[str] = "tensorflow"
+    target: ClassVar[str] = "onnx"
+    options: ClassVar[Mapping[str, Any]] = {"opset": DEFAULT_OPSET, "dynamic_batch": True}
+    default_tolerance: ClassVar[Tolerance] = Tolerance(atol=1e-4, rtol=1e-4)
+    requires: ClassVar[tuple[str, ...]] = ("tensorflow", "tf2onnx", "onnx")
+    install_hint: ClassVar[str] = "pip install 'interop[tensorflow]'"
+
+    def _convert(self, model: Any, example_inputs: Any, options: dict[str, Any]) -> Conversion:
+        opset = options["opset"]
+        if (
+            not isinstance(opset, int)
+            or isinstance(opset, bool)
+            or not MIN_OPSET <= opset <= MAX_OPSET
+        ):
+            raise InvalidInput(
+                f"opset {opset!r} is outside what tf2onnx supports ({MIN_OPSET} to {MAX_OPSET})",
+                f"pass opset={MAX_OPSET} or lower (default {DEFAULT_OPSET})",
+            )
+        dynamic_batch = bool(options["dynamic_batch"])
+
+        from interop.runtimes.tensorflow import describe, import_tensorflow, signature_feed
+
+        tf = import_tensorflow()
+        tf_model = describe(model)
+        if example_inputs is None:
+            generated = signature_feed(tf_model)
+            arrays = [generated[n] for n in tf_model.input_names]
+        else:
+            arrays = _flatten_examples(example_inputs, tf_model.input_names)
+        specs = tf_model.specs_for(arrays, dynamic_batch=dynamic_batch)
+        arrays = [
+            a.astype(s.dtype.as_numpy_dtype, copy=False) for a, s in zip(arrays, specs, strict=True)
+        ]
+        for array, spec in zip(arrays, specs, strict=True):
+            _check_shape(array, spec)
+        try:
+            traced = tf_model.trace(specs)
+        except InvalidInput:
+            raise
+        except Exception as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ConversionError(
+                f"TensorFlow could not trace {tf_model.kind} {tf_model.name!r}: "
+                f"{type(exc).__name__}: {first}",
+                "check that the model runs on example_inputs as given",
+            ) from exc
+        output_names = traced.output_names
+
+        import tf2onnx
+
+        try:
+            with _quiet_tf2onnx():
+                onnx_model, _ = tf2onnx.convert.from_function(
+                    traced.function,  # already traced for specs: tf2onnx reuses that trace
+                    input_signature=specs,
+                    opset=opset,
+                    custom_op_handlers=dict(CUSTOM_OP_HANDLERS),
+                )
+        except Exception as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ConversionError(
+                f"tf2onnx failed on {tf_model.kind} {tf_model.name!r}: "
+                f"{type(exc).__name__}: {first}",
+                "try another opset with opset=, or simplify the layer named in the message",
+            ) from exc
+        check_onnx(onnx_model, self.name)
+
+        input_names = [i.name for i in onnx_model.graph.input]
+        if set(input_names) != set(tf_model.input_names):
+            raise ConversionError(
+                f"tf2onnx named the inputs {input_names}, expected {list(tf_model.input_names)}",
+                "report this with the model",
+            )
+        graph_outputs = {o.name for o in onnx_model.graph.output}
+        lost = [n for n in output_names if n not in graph_outputs]
+        if lost:
+            raise ConversionError(
+                f"tf2onnx lost the output name(s) {', '.join(lost)} (got {sorted(graph_outputs)})",
+                "report this with the model",
+            )
+        # Graph outputs in the original's order, so positional consumers see the same order.
+        by_name = {o.name: o for o in onnx_model.graph.output}
+        ordered = [by_name[n] for n in output_names]
+        del onnx_model.graph.output[:]
+        onnx_model.graph.output.extend(ordered)
+        if dynamic_batch:
+            _name_batch_dims(onnx_model)
+
+        provenance = stamp_provenance(
+            onnx_model,
+            {
+                "converter": self.name,
+                "source_framework": "tensorflow",
+                "source_framework_version": tf.__version__,
+                "tf2onnx_version": tf2onnx.__version__,
+                "opset": str(opset_of(onnx_model)),
+                "python": platform.python_version(),
+            },
+        )
+        feed = {n: a for n, a in zip(tf_model.input_names, arrays, strict=True)}
+        return Conversion(
+            source=self.source,
+            target=self.target,
+            converter=self.name,
+            model=onnx_model,
+            input_specs=value_specs(onnx_model.graph.input),
+            output_specs=value_specs(onnx_model.graph.output),
+            input_map={n: n for n in tf_model.input_names},
+            output_map={n: n for n in output_names},
+            saver=save_onnx,
+            suffix=".onnx",
+            input_layout="named",
+            provenance=provenance,
+            default_tolerance=self.default_tolerance,
+            example_feed=feed,
+            runtime="onnx",
+        )
