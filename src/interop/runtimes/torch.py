@@ -1,0 +1,115 @@
+"""Runs an original PyTorch model (nn.Module or ExportedProgram) in eval and inference mode."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from interop.converters.base import modules_missing
+from interop.errors import InvalidInput
+from interop.runtimes.base import Runtime
+from interop.types import TensorSpec
+
+
+class TorchRuntime(Runtime):
+    """Feeds are keyed by the original's input names; outputs come back as output_0, output_1..."""
+
+    name = "torch"
+    format = "torch"
+
+    @staticmethod
+    def available() -> tuple[bool, str]:
+        if modules_missing(("torch",)):
+            return False, "torch not installed; pip install 'interop[torch]'"
+        return True, ""
+
+    def __init__(self, model: Any, *, conversion: Any = None, threads: int | None = 1) -> None:
+        super().__init__(model, conversion=conversion, threads=threads)
+        self._module: Any = None
+        self._modes: list[tuple[Any, bool]] = []
+        self._previous_threads: int | None = None
+
+    def load(self) -> None:
+        import torch
+
+        if isinstance(self.model, torch.export.ExportedProgram):
+            # An ExportedProgram's module has no train/eval switch; it runs as exported.
+            self._module = self.model.module()
+        elif isinstance(self.model, torch.nn.Module):
+            # eval for inference; every submodule's own mode is put back in close()
+            self._modes = [(m, m.training) for m in self.model.modules()]
+            self.model.eval()
+            self._module = self.model
+        else:
+            raise InvalidInput(
+                f"the torch runtime runs an nn.Module or an ExportedProgram, not a "
+                f"{type(self.model).__name__}",
+                "pass the original torch model",
+            )
+        if self.threads:
+            self._previous_threads = torch.get_num_threads()
+            torch.set_num_threads(int(self.threads))
+
+    def close(self) -> None:
+        import torch
+
+        for module, training in self._modes:
+            module.training = training
+        self._modes = []
+        if self._previous_threads is not None:
+            torch.set_num_threads(self._previous_threads)
+            self._previous_threads = None
+        self._module = None
+
+    def _input_names(self, feed: dict[str, Any]) -> list[str]:
+        if self.conversion is not None and self.conversion.input_map:
+            return list(self.conversion.input_map)
+        return list(feed)
+
+    def input_specs(self) -> tuple[TensorSpec, ...]:
+        if self.conversion is None:
+            raise InvalidInput(
+                "the torch runtime cannot tell a model's inputs without its conversion",
+                "pass conversion= (the result of interop.convert)",
+            )
+        converted = {s.name: s for s in self.conversion.input_specs}
+        specs = []
+        for original, onnx_name in self.conversion.input_map.items():
+            spec = converted.get(onnx_name)
+            if spec is None:
+                raise InvalidInput(
+                    f"the conversion has no input spec for {onnx_name!r}",
+                    "the converter's input map is wrong; report it",
+                )
+            specs.append(TensorSpec(original, spec.shape, spec.dtype))
+        return tuple(specs)
+
+    def run(self, feed: dict[str, Any]) -> dict[str, np.ndarray]:
+        import torch
+        from torch.utils._pytree import tree_leaves
+
+        names = self._input_names(feed)
+        missing = [n for n in names if n not in feed]
+        if missing:
+            raise InvalidInput(
+                f"the feed has no value for input(s) {', '.join(missing)}",
+                "key the feed by the original model's input names: " + ", ".join(names),
+            )
+        args = [_to_tensor(feed[n]) for n in names]
+        with torch.inference_mode():
+            result = self._module(*args)
+        leaves = tree_leaves(result)
+        return {f"output_{i}": leaf.detach().cpu().numpy() for i, leaf in enumerate(leaves)}
+
+
+def _to_tensor(value: Any) -> Any:
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return value
+    array = np.asarray(value)
+    # torch.from_numpy shares memory and warns on read-only or strided arrays; copy only then.
+    if not array.flags.writeable or not array.flags.c_contiguous:
+        array = np.array(array, copy=True, order="C")
+    return torch.from_numpy(array)
