@@ -1,0 +1,244 @@
+"""What the Core ML converters share: quiet coremltools, options, specs, provenance, saving."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import io
+import logging
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from interop.errors import InvalidInput
+from interop.types import TensorSpec, Tolerance
+
+log = logging.getLogger("interop.coreml")
+
+PRECISIONS = ("fp16", "fp32")
+
+# Calibrated from the conformance suite's measured worst errors through the reference
+# executor (docs/tolerances.md, "Core ML"): fp32 programs match within 1e-6, fp16 programs
+# carry fp16 rounding of every intermediate tensor (about 1e-3 relative per op).
+TOLERANCES = {
+    "fp32": Tolerance(atol=1e-4, rtol=1e-4),
+    "fp16": Tolerance(atol=1e-2, rtol=1e-2),
+}
+
+# coremltools says these on import and on every conversion; they go to Conversion.warnings
+NOISE = ("has not been tested with coremltools", "Failed to load _MLModel", "Failed to load _ML")
+
+
+class Captured:
+    """Warnings and log records coremltools emitted while a block ran."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def add(self, message: str) -> None:
+        message = message.strip()
+        if message and message not in self.messages:
+            self.messages.append(message)
+
+
+class _ListHandler(logging.Handler):
+    def __init__(self, captured: Captured) -> None:
+        super().__init__(logging.WARNING)
+        self.captured = captured
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.captured.add(record.getMessage())
+
+
+@contextlib.contextmanager
+def quiet_coremltools() -> Iterator[Captured]:
+    """Route coremltools' warnings, log records and progress bars away from the terminal.
+
+    Warnings and warning-level log records are collected (for Conversion.warnings);
+    progress bars written to stderr go to the debug log.
+    """
+    captured = Captured()
+    handler = _ListHandler(captured)
+    loggers = [logging.getLogger(name) for name in ("coremltools", "root")]
+    ct_logger = loggers[0]
+    previous_propagate = ct_logger.propagate
+    ct_logger.addHandler(handler)
+    ct_logger.propagate = False
+    stderr = io.StringIO()
+    try:
+        with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stderr(stderr):
+            warnings.simplefilter("always")
+            yield captured
+        for w in caught:
+            captured.add(str(w.message))
+    finally:
+        ct_logger.removeHandler(handler)
+        ct_logger.propagate = previous_propagate
+        if stderr.getvalue().strip():
+            log.debug("coremltools stderr: %s", stderr.getvalue().strip()[-2000:])
+
+
+_IMPORT_MESSAGES: list[str] = []
+
+
+def import_coremltools(captured: Captured | None = None) -> Any:
+    """Import coremltools, keeping its import-time chatter out of the terminal.
+
+    What it says on import (its untested-version notes) is kept and added to ``captured``
+    on every call, so each Conversion carries it, not only the first one in a process.
+    """
+    import sys
+
+    if "coremltools" not in sys.modules:
+        with quiet_coremltools() as inner:
+            import coremltools  # noqa: F401
+        _IMPORT_MESSAGES.extend(inner.messages)
+    import coremltools as ct
+
+    if captured is not None:
+        for message in _IMPORT_MESSAGES:
+            captured.add(message)
+    return ct
+
+
+# Framework names as coremltools' version notes spell them
+_FRAMEWORK_WORDS = {
+    "torch": ("Torch",),
+    "tensorflow": ("TensorFlow", "Keras"),
+    "sklearn": ("scikit-learn",),
+}
+_DROPPED = ("Failed to load _ML", "Implicitly cleaning up", "_TORCH_OPS_REGISTRY")
+
+
+_TESTED_MAX = {
+    "torch": ("Torch", "_TORCH_MAX_VERSION"),
+    "tensorflow": ("TensorFlow", "_TF_2_MAX_VERSION"),
+}
+
+
+def untested_version_note(source: str, version: str) -> str:
+    """coremltools' own "not tested" note for the source framework, stated on every conversion.
+
+    coremltools says it once, when it is imported; a conversion later in the process should
+    still carry it.
+    """
+    if source not in _TESTED_MAX:
+        return ""
+    label, attribute = _TESTED_MAX[source]
+    try:
+        from coremltools import _deps
+        from packaging.version import Version
+
+        tested = str(getattr(_deps, attribute))
+        if Version(version.split("+")[0]) <= Version(tested):
+            return ""
+    except Exception:  # a coremltools without this table: say nothing rather than guess
+        return ""
+    return (
+        f"{label} version {version} has not been tested with coremltools "
+        f"{_coremltools_version()}; {tested} is the most recent version it was tested with"
+    )
+
+
+def _coremltools_version() -> str:
+    import coremltools
+
+    return str(coremltools.__version__)
+
+
+def relevant_warnings(captured: Captured, source: str) -> list[str]:
+    """The captured messages worth a user's attention for a conversion from ``source``.
+
+    Version notes about other frameworks and coremltools-internal deprecations are dropped.
+    """
+    others = [w for s, words in _FRAMEWORK_WORDS.items() if s != source for w in words]
+    kept = []
+    for message in captured.messages:
+        if any(d in message for d in _DROPPED):
+            continue
+        if "version" in message and any(message.startswith(w) for w in others):
+            continue
+        if "has not been tested with coremltools" in message:
+            continue  # restated by untested_version_note on every conversion
+        if message.startswith("XGBoost"):
+            continue
+        kept.append(message)
+    return kept
+
+
+def check_precision(value: Any) -> str:
+    if value not in PRECISIONS:
+        raise InvalidInput(
+            f"precision {value!r} is not one of {', '.join(PRECISIONS)}",
+            "use precision='fp16' (Core ML's default) or precision='fp32'",
+        )
+    return str(value)
+
+
+def compute_precision(ct: Any, precision: str) -> Any:
+    return ct.precision.FLOAT32 if precision == "fp32" else ct.precision.FLOAT16
+
+
+def deployment_target(ct: Any, value: Any) -> Any:
+    """A coremltools target from None, a ct.target member or its name ("iOS16", "macOS13")."""
+    if value is None or not isinstance(value, str):
+        return value
+    target = getattr(ct.target, value, None)
+    if target is None:
+        known = ", ".join(t.name for t in ct.target)
+        raise InvalidInput(f"unknown minimum_deployment_target {value!r}", f"use one of: {known}")
+    return target
+
+
+def feature_specs(features: Any) -> tuple[TensorSpec, ...]:
+    """TensorSpecs from a spec's description inputs or outputs."""
+    from interop.coreml_ref.mlprogram import ARRAY_DTYPES
+
+    specs = []
+    for feature in features:
+        kind = feature.type.WhichOneof("Type")
+        if kind == "multiArrayType":
+            arr = feature.type.multiArrayType
+            shape: list[int | str | None] = [int(s) for s in arr.shape]
+            for i, rng in enumerate(arr.shapeRange.sizeRanges):
+                if i < len(shape) and rng.lowerBound != rng.upperBound:
+                    shape[i] = "batch" if i == 0 else None
+            specs.append(
+                TensorSpec(feature.name, tuple(shape), ARRAY_DTYPES.get(arr.dataType, "float32"))
+            )
+        else:
+            dtype = {"doubleType": "float64", "int64Type": "int64", "stringType": "object"}.get(
+                kind or "", "object"
+            )
+            specs.append(TensorSpec(feature.name, (), dtype))
+    return tuple(specs)
+
+
+def stamp_provenance(mlmodel: Any, fields: dict[str, str]) -> dict[str, str]:
+    """Write provenance into the model's user_defined_metadata and return it."""
+    from interop import __version__
+
+    prov = {
+        "interop.version": __version__,
+        "interop.converted_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        **{f"interop.{k}": str(v) for k, v in fields.items()},
+    }
+    for key, value in prov.items():
+        mlmodel.user_defined_metadata[key] = value
+    return prov
+
+
+def save_mlmodel(mlmodel: Any, path: Path) -> None:
+    """Write an ML program as .mlpackage (a directory) or a classic spec as .mlmodel."""
+    with quiet_coremltools():
+        mlmodel.save(str(path))
+
+
+def program_ops(mlmodel: Any) -> list[str]:
+    """The op types of the model's main function, in order (empty for classic specs)."""
+    spec = mlmodel.get_spec()
+    if spec.WhichOneof("Type") != "mlProgram":
+        return []
+    fn = spec.mlProgram.functions["main"]
+    return [op.type for op in fn.block_specializations[fn.opset].operations]

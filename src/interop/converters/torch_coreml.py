@@ -1,0 +1,252 @@
+"""PyTorch -> Core ML ML program through torch.export (tracing only where export fails)."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from typing import Any, ClassVar
+
+import numpy as np
+
+from interop.converters import _coreml
+from interop.converters.base import Converter
+from interop.errors import ConversionError, InvalidInput
+from interop.types import Conversion, Tolerance
+
+log = logging.getLogger("interop.torch_coreml")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}".strip()
+
+
+class TorchToCoreml(Converter):
+    """nn.Module / ExportedProgram -> ML program (.mlpackage), fp16 by default."""
+
+    name: ClassVar[str] = "torch.coreml"
+    source: ClassVar[str] = "torch"
+    target: ClassVar[str] = "coreml"
+    options: ClassVar[dict[str, Any]] = {
+        "precision": "fp16",
+        "dynamic_batch": True,
+        "max_batch": 1024,
+        "minimum_deployment_target": None,
+    }
+    default_tolerance: ClassVar[Tolerance] = _coreml.TOLERANCES["fp16"]
+    requires: ClassVar[tuple[str, ...]] = ("torch", "coremltools")
+    install_hint: ClassVar[str] = "pip install 'interop[torch,coreml]'"
+
+    def _convert(self, model: Any, example_inputs: Any, options: dict[str, Any]) -> Conversion:
+        import torch
+
+        precision = _coreml.check_precision(options["precision"])
+        dynamic = bool(options["dynamic_batch"])
+        max_batch = int(options["max_batch"])
+        captured = _coreml.Captured()
+        ct = _coreml.import_coremltools(captured)
+        target = _coreml.deployment_target(ct, options["minimum_deployment_target"])
+
+        is_program = isinstance(model, torch.export.ExportedProgram)
+        if not is_program and not isinstance(model, torch.nn.Module):
+            raise InvalidInput(
+                f"torch.coreml converts an nn.Module or an ExportedProgram, not a "
+                f"{type(model).__name__}",
+                "pass a torch.nn.Module or the result of torch.export.export",
+            )
+        args = _as_tensors(example_inputs, torch)
+        if not args:
+            raise InvalidInput(
+                "torch.coreml needs example_inputs", "pass example_inputs=(tensor, ...)"
+            )
+        names = _input_names(model, len(args), is_program)
+        warnings_out: list[str] = []
+        route = "torch.export"
+        if is_program:
+            program = model.run_decompositions({})
+            dynamic = dynamic and _program_has_dynamic_batch(program)
+        else:
+            was_training = model.training
+            model.eval()
+            try:
+                program, dynamic, note = _export(model, args, dynamic, torch)
+                if note:
+                    warnings_out.append(note)
+            except Exception as exc:
+                note = (
+                    f"torch.export failed ({_first_line(exc)}); converted from torch.jit.trace "
+                    "instead"
+                )
+                log.warning(note)
+                warnings_out.append(note)
+                route = "torch.jit.trace"
+                try:
+                    with torch.no_grad():
+                        program = torch.jit.trace(model, tuple(args), check_trace=False)
+                except Exception as trace_exc:
+                    raise ConversionError(
+                        f"torch.coreml could not capture the model: export failed with "
+                        f"{_first_line(exc)}; tracing failed with {_first_line(trace_exc)}",
+                        "make the model exportable with torch.export (no data-dependent "
+                        "control flow), or convert an ExportedProgram",
+                    ) from trace_exc
+            finally:
+                if was_training:
+                    model.train()
+
+        ct_inputs = []
+        for name, arg in zip(names, args, strict=True):
+            shape: list[Any] = list(arg.shape)
+            if dynamic and shape:
+                shape[0] = ct.RangeDim(lower_bound=1, upper_bound=max_batch, default=shape[0])
+            dtype = np.int32 if not arg.is_floating_point() else np.float32
+            ct_inputs.append(ct.TensorType(name=name, shape=tuple(shape), dtype=dtype))
+
+        def to_coreml(captured_program: Any) -> Any:
+            with _coreml.quiet_coremltools() as during:
+                converted = ct.convert(
+                    captured_program,
+                    inputs=ct_inputs,
+                    convert_to="mlprogram",
+                    compute_precision=_coreml.compute_precision(ct, precision),
+                    minimum_deployment_target=target,
+                )
+            for message in during.messages:
+                captured.add(message)
+            return converted
+
+        try:
+            mlmodel = to_coreml(program)
+        except Exception as exc:
+            retry = None
+            if route == "torch.export" and not is_program:
+                # coremltools' TorchScript frontend lowers some modules (nn.LSTM, nn.GRU)
+                # that its torch.export frontend rejects
+                try:
+                    with torch.no_grad():
+                        traced = torch.jit.trace(model.eval(), tuple(args), check_trace=False)
+                    retry = to_coreml(traced)
+                except Exception as trace_exc:
+                    log.debug("tracing fallback failed: %s", _first_line(trace_exc))
+            if retry is None:
+                raise ConversionError(
+                    f"coremltools could not convert the torch model: {_first_line(exc)}",
+                    "the message names the op without a Core ML lowering; replace that layer, "
+                    "or try precision='fp32' / another minimum_deployment_target",
+                ) from exc
+            note = (
+                f"coremltools rejected the torch.export program ({_first_line(exc)}); "
+                "converted from torch.jit.trace instead"
+            )
+            log.warning(note)
+            warnings_out.append(note)
+            route = "torch.jit.trace"
+            mlmodel = retry
+        note = _coreml.untested_version_note("torch", torch.__version__)
+        if note:
+            warnings_out.append(note)
+        warnings_out.extend(_coreml.relevant_warnings(captured, "torch"))
+        if not dynamic and options["dynamic_batch"]:
+            warnings_out.append(
+                "the Core ML model has a fixed batch size "
+                f"{int(args[0].shape[0]) if args[0].ndim else 1}: the batch dimension "
+                "could not be made flexible"
+            )
+
+        spec = mlmodel.get_spec()
+        input_specs = _coreml.feature_specs(spec.description.input)
+        output_specs = _coreml.feature_specs(spec.description.output)
+        provenance = _coreml.stamp_provenance(
+            mlmodel,
+            {
+                "converter": self.name,
+                "source": "torch",
+                "source_version": torch.__version__,
+                "coremltools_version": ct.__version__,
+                "precision": precision,
+                "capture": route,
+            },
+        )
+        example_feed = {
+            name: arg.detach().cpu().numpy() for name, arg in zip(names, args, strict=True)
+        }
+        return Conversion(
+            source="torch",
+            target="coreml",
+            converter=self.name,
+            model=mlmodel,
+            input_specs=input_specs,
+            output_specs=output_specs,
+            input_map={name: name for name in names},
+            output_map={f"output_{i}": s.name for i, s in enumerate(output_specs)},
+            saver=_coreml.save_mlmodel,
+            suffix=".mlpackage",
+            warnings=warnings_out,
+            provenance=provenance,
+            default_tolerance=_coreml.TOLERANCES[precision],
+            example_feed=example_feed,
+            runtime="coreml",
+        )
+
+
+def _as_tensors(example_inputs: Any, torch: Any) -> list[Any]:
+    if example_inputs is None:
+        return []
+    items = example_inputs if isinstance(example_inputs, (tuple, list)) else (example_inputs,)
+    tensors = []
+    for item in items:
+        if isinstance(item, torch.Tensor):
+            tensors.append(item)
+        else:
+            tensors.append(torch.from_numpy(np.ascontiguousarray(np.asarray(item))))
+    return tensors
+
+
+def _input_names(model: Any, count: int, is_program: bool) -> list[str]:
+    """Input names from the forward signature (or the program's user inputs)."""
+    names: list[str] = []
+    try:
+        if is_program:
+            names = list(model.graph_signature.user_inputs)
+        else:
+            params = inspect.signature(model.forward).parameters.values()
+            names = [
+                p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+            ]
+    except (TypeError, ValueError, AttributeError):
+        names = []
+    if len(names) < count or len(set(names[:count])) != count:
+        return [f"input_{i}" for i in range(count)]
+    return names[:count]
+
+
+def _export(model: Any, args: list[Any], dynamic: bool, torch: Any) -> tuple[Any, bool, str]:
+    """torch.export the model, with a symbolic batch when asked and possible."""
+    if dynamic:
+        batch = torch.export.Dim("batch", min=1, max=1024)
+        shapes = tuple({0: batch} if a.ndim else None for a in args)
+        try:
+            program = torch.export.export(model, tuple(args), dynamic_shapes=shapes)
+            return program.run_decompositions({}), True, ""
+        except Exception as exc:
+            note = (
+                f"torch.export with a flexible batch failed ({_first_line(exc)}); "
+                "exported with the example's fixed shapes"
+            )
+            program = torch.export.export(model, tuple(args))
+            return program.run_decompositions({}), False, note
+    program = torch.export.export(model, tuple(args))
+    return program.run_decompositions({}), False, ""
+
+
+def _program_has_dynamic_batch(program: Any) -> bool:
+    for node in program.graph.nodes:
+        if node.op == "placeholder" and node.name in program.graph_signature.user_inputs:
+            value = node.meta.get("val")
+            shape = getattr(value, "shape", None)
+            if shape:
+                return not isinstance(shape[0], int)
+    return False
+
+
+__all__ = ["TorchToCoreml"]

@@ -1,0 +1,99 @@
+"""tensorflow.coreml: every Keras/TF case converts and matches through the reference executor."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow")
+pytest.importorskip("coremltools")
+
+from conftest import assert_parity  # noqa: E402
+
+import interop  # noqa: E402
+from conformance.cases.keras_models import CASES  # noqa: E402
+from interop.converters._coreml import TOLERANCES, program_ops  # noqa: E402
+from interop.errors import ConversionError  # noqa: E402
+
+CASE_NAMES = [c.name for c in CASES]
+
+
+@pytest.fixture(scope="module")
+def converted():
+    """(case, precision) -> (model, conversion), each converted once per module."""
+    cache: dict[tuple[str, str], tuple] = {}
+
+    def get(name: str, precision: str) -> tuple:
+        if (name, precision) not in cache:
+            case = next(c for c in CASES if c.name == name)
+            model, example = case.build()
+            conv = interop.convert(model, to="coreml", example_inputs=example, precision=precision)
+            cache[(name, precision)] = (model, conv)
+        return cache[(name, precision)]
+
+    return get
+
+
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+@pytest.mark.parametrize("name", CASE_NAMES)
+def test_case_converts_and_matches(converted, name, precision):
+    model, conv = converted(name, precision)
+    assert conv.converter == "tensorflow.coreml" and conv.runtime == "coreml"
+    figures = assert_parity(model, conv, batch_sizes=(1, 8), max_abs=TOLERANCES[precision].atol)
+    worst = max(v for per_batch in figures.values() for v in per_batch.values())
+    if precision == "fp32":
+        assert worst < 1e-5, worst
+    else:
+        assert worst > 1e-6, "an fp16 program that matches to fp32 precision was not run in fp16"
+    assert ("cast" in program_ops(conv.model)) == (precision == "fp16")
+    print(name, precision, figures)
+
+
+def test_model_names_are_kept(converted):
+    _, conv = converted("keras_two_in_two_out", "fp32")
+    assert set(conv.output_map) == set(conv.output_map.values())
+    assert {s.name for s in conv.output_specs} == set(conv.output_map)
+    assert [s.shape[0] for s in conv.input_specs] == ["batch"] * len(conv.input_specs)
+
+
+def test_exact_gelu_lowers_through_erf(converted):
+    _, conv = converted("keras_gelu_mlp", "fp32")
+    assert "erf" in program_ops(conv.model)
+
+
+def test_keras_rnn_is_unrolled_and_says_so(converted):
+    _, conv = converted("keras_lstm", "fp32")
+    assert any("unrolled" in w for w in conv.warnings)
+    assert "while_loop" not in program_ops(conv.model)
+
+
+def test_exported_saved_model_with_two_signatures(converted):
+    path, conv = converted("tf_saved_model", "fp32")
+    import tensorflow as tf
+
+    # Keras 3 model.export() writes two signatures, which coremltools refuses as such
+    assert {"serve", "serving_default"} <= set(tf.saved_model.load(str(path)).signatures)
+    assert list(conv.input_map) == ["features"]
+    assert conv.validation["passed"]
+
+
+def test_changed_original_fails_against_earlier_conversion(converted):
+    model, conv = converted("keras_mlp", "fp32")
+    changed = copy.deepcopy(model)
+    changed.set_weights([w * 1.05 for w in model.get_weights()])
+    with pytest.raises(ConversionError, match="different numbers"):
+        interop.api.validate(changed, conv)
+
+
+def test_op_without_core_ml_lowering_is_named():
+    import tensorflow as tf
+
+    class Bessel(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32)])
+        def __call__(self, x):
+            return tf.math.bessel_i0e(x)
+
+    with pytest.raises(ConversionError, match="BesselI0e"):
+        interop.convert(Bessel(), to="coreml", example_inputs=np.ones((2, 4), np.float32))
