@@ -63,13 +63,14 @@ def keras_pair() -> tuple[Callable[[], Any], Callable[[], Any]]:
     spec = (tf.TensorSpec((None, 20, 8), tf.float32, name="x"),)
 
     def direct() -> Any:
-        proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=15)
+        proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=17)
         return proto
 
     return direct, lambda: interop.convert(model, to="onnx", example_inputs=x)
 
 
 def sklearn_pair() -> tuple[Callable[[], Any], Callable[[], Any]]:
+    import skl2onnx
     from skl2onnx import to_onnx
     from sklearn.datasets import load_breast_cancer
     from sklearn.ensemble import RandomForestClassifier
@@ -81,7 +82,11 @@ def sklearn_pair() -> tuple[Callable[[], Any], Callable[[], Any]]:
     model = RandomForestClassifier(n_estimators=50, random_state=0).fit(X, y)
 
     def direct() -> Any:
-        return to_onnx(model, X[:8], options={"zipmap": False})
+        # the same opset interop asks for, so both sides do the same conversion work
+        return to_onnx(
+            model, X[:8], options={"zipmap": False},
+            target_opset=int(skl2onnx.__max_supported_opset__),
+        )
 
     return direct, lambda: interop.convert(model, to="onnx", example_inputs=X[:8])
 
