@@ -66,6 +66,28 @@ def test_list_imports_no_framework():
     assert "torch.onnx" in found["stdout"] and "runtimes:" in found["stdout"]
 
 
+# --list loads every converter and runtime module; these import numpy only where they use it.
+LAZY_NUMPY_MODULES = (
+    "interop.converters.base", "interop.converters._onnx", "interop.converters.torch_onnx",
+    "interop.converters.sklearn_onnx", "interop.converters.tf_onnx", "interop.runtimes.base",
+    "interop.runtimes.torch", "interop.runtimes.sklearn", "interop.runtimes.tensorflow",
+    "interop.runtimes.onnxruntime", "interop.loaders", "interop.cli", "interop.registry",
+)
+
+
+def test_onnx_converter_and_runtime_modules_import_no_numpy():
+    code = (
+        "import importlib, json, sys\n"
+        f"for name in {LAZY_NUMPY_MODULES!r}:\n"
+        "    importlib.import_module(name)\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'numpy', *%r})\n"
+        "print(json.dumps(heavy))\n" % (FRAMEWORKS,)
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60, check=True)
+    assert json.loads(result.stdout) == []
+
+
 @pytest.mark.parametrize("argv", [["--help"], ["--list"], ["--version"]])
 def test_answers_within_half_a_second(argv):
     # The budget is asserted on CPU time, which other jobs on a shared machine do not

@@ -151,10 +151,12 @@ def test_string_labels_and_both_sample_forms_of_a_dataframe_model() -> None:
     species = np.array(["setosa", "versicolor", "virginica"], dtype=object)[y]
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(X, species)
     rows = X.iloc[[0, 60, 120, 5, 70, 140, 30, 90]]
-    per_column = interop.convert(model, example_inputs=rows)
-    assert per_column.input_layout == "dataframe" and len(per_column.input_specs) == 4
-    assert per_column.output_specs[0].dtype == "object"  # labels are a string tensor
-    assert_parity(model, per_column)
+    # no ColumnTransformer: the DataFrame is one X (skl2onnx gives a scaler one input)
+    from_frame = interop.convert(model, example_inputs=rows)
+    assert from_frame.input_layout == "positional" and list(from_frame.input_map) == ["X"]
+    assert [s.shape for s in from_frame.input_specs] == [("batch", 4)]
+    assert from_frame.output_specs[0].dtype == "object"  # labels are a string tensor
+    assert_parity(model, from_frame)
     one_tensor = interop.convert(model, example_inputs=rows.to_numpy())
     assert one_tensor.input_layout == "positional" and list(one_tensor.input_map) == ["X"]
     assert_parity(model, one_tensor)
@@ -162,6 +164,55 @@ def test_string_labels_and_both_sample_forms_of_a_dataframe_model() -> None:
     with pytest.raises(InvalidInput, match="fitted on an array") as info:
         interop.convert(array_fitted, example_inputs=rows)
     assert "to_numpy()" in info.value.hint
+
+
+def _numeric_frame_model(kind: str) -> tuple[Any, Any]:
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    rng = np.random.default_rng(7)
+    frame = pd.DataFrame(rng.standard_normal((120, 3)), columns=["a", "b", "c"])
+    frame["n"] = rng.integers(0, 4, 120)
+    target = (frame["a"] - 0.5 * frame["c"] + 0.3 * frame["n"] > 0.4).astype(int)
+    if kind == "integers":  # every column an integer: X stays int64, categories exact
+        frame = frame[["n"]].assign(m=(frame["n"] * 3 + rng.integers(0, 2, 120)))
+        model = make_pipeline(OneHotEncoder(handle_unknown="ignore"), LogisticRegression())
+    elif kind == "pipeline":
+        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
+    else:
+        model = LogisticRegression(max_iter=500)
+    return model.fit(frame, target), frame
+
+
+@pytest.mark.parametrize(
+    ("kind", "dtype", "width"),
+    [("logistic", "float32", 4), ("pipeline", "float32", 4), ("integers", "int64", 2)],
+)
+def test_numeric_dataframe_without_column_transformer_is_one_x_input(
+    kind: str, dtype: str, width: int
+) -> None:
+    model, frame = _numeric_frame_model(kind)
+    conv = interop.convert(model, to="onnx", example_inputs=frame.iloc[:8])
+    assert conv.input_layout == "positional" and conv.input_map == {"X": "X"}
+    assert [(s.name, s.shape, s.dtype) for s in conv.input_specs] == [
+        ("X", ("batch", width), dtype)
+    ]
+    assert conv.example_feed["X"].shape == (8, width)
+    figures = assert_parity(model, conv, batch_sizes=(1, 8), max_abs=1e-5)
+    assert figures[8]["probabilities"] <= 1e-5
+    # The original is fed a DataFrame with its fitted names: scikit-learn must not warn.
+    rows = frame.iloc[20:60]
+    runtime = registry.get_runtime("sklearn")
+    with runtime(model, conversion=conv, threads=1) as original, warnings.catch_warnings():
+        warnings.simplefilter("error")
+        produced = original.run({"X": rows.to_numpy()})
+    np.testing.assert_array_equal(produced["label"], model.predict(rows))
+    np.testing.assert_allclose(produced["probabilities"], model.predict_proba(rows), atol=1e-12)
+    # Without a conversion the runtime infers the same layout from the model.
+    with registry.get_runtime("sklearn")(model, conversion=None, threads=1) as bare:
+        assert [s.name for s in bare.input_specs()] == ["X"]
 
 
 def test_float64_route_keeps_raw_targets_within_tolerance() -> None:

@@ -109,6 +109,101 @@ def test_exported_program_with_fixed_batch_warns() -> None:
     assert assert_parity(program, conv, batch_sizes=(8,))[8]["output_0"] <= 1e-4
 
 
+class BatchAndColumnSums(torch.nn.Module):
+    """output_0 follows the batch; output_1 (sums over the batch) has a fixed first dim."""
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return x * 2, x.sum(0)
+
+
+def test_dynamic_program_warns_only_for_outputs_that_do_not_follow_the_batch(
+    tmp_path: Any,
+) -> None:
+    from conformance.cases.torch_models import build_mlp
+    from interop import loaders
+
+    model, example = build_mlp()
+    batch = torch.export.Dim("batch", min=1, max=1024)
+    torch.export.save(
+        torch.export.export(model, example, dynamic_shapes=({0: batch},)), tmp_path / "m.pt2"
+    )
+    # Loading reads the input specs from the symbolic shapes: that must not pin the batch.
+    loaded = loaders.load_model(str(tmp_path / "m.pt2"))
+    assert loaded.input_specs[0].shape == ("batch", 16)
+    conv = interop.convert(loaded.model, to="onnx", example_inputs=loaded.example_inputs)
+    assert conv.warnings == []
+    assert conv.output_specs[0].shape == ("batch", 5)
+    assert assert_parity(loaded.model, conv, batch_sizes=(1, 8))[1]["output_0"] <= 1e-4
+
+    program = torch.export.export(
+        BatchAndColumnSums(), (torch.randn(8, 4),), dynamic_shapes=({0: batch},)
+    )
+    conv = interop.convert(program, to="onnx")
+    assert [s.shape for s in conv.output_specs] == [("batch", 4), (4,)]
+    assert conv.warnings == [
+        "output_1 has first dimension 4, not the batch: the model may work only at the "
+        "example's batch size"
+    ]
+
+
+class ScriptableTwoInTwoOut(torch.nn.Module):
+    """Two inputs, two outputs, annotated so torch.jit.script accepts it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = torch.nn.Linear(12, 16)
+        self.context = torch.nn.Linear(4, 16)
+        self.head_a = torch.nn.Linear(16, 3)
+        self.head_b = torch.nn.Linear(16, 1)
+
+    def forward(
+        self, features: torch.Tensor, context: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        hidden = torch.tanh(self.features(features) + self.context(context))
+        return torch.softmax(self.head_a(hidden), dim=-1), self.head_b(hidden) * 2.0
+
+
+@pytest.mark.filterwarnings(r"ignore:`torch\.jit\.\w+` is deprecated:DeprecationWarning")
+@pytest.mark.parametrize("capture", ["script", "trace"])
+def test_torchscript_module_converts_with_parity(capture: str, tmp_path: Any) -> None:
+    torch.manual_seed(2)
+    model = ScriptableTwoInTwoOut().eval()
+    example = (torch.randn(8, 12), torch.randn(8, 4))
+    capturing = {"script": lambda: torch.jit.script(model),
+                 "trace": lambda: torch.jit.trace(model, example)}
+    scripted = capturing[capture]()
+    torch.jit.save(scripted, tmp_path / "model.pt")
+    module = torch.jit.load(tmp_path / "model.pt")  # what the CLI hands to convert
+    conv = interop.convert(module, to="onnx", example_inputs=example)
+    assert conv.converter == "torch.onnx"
+    assert list(conv.input_map) == ["features", "context"]
+    assert [s.name for s in conv.input_specs] == ["features", "context"]
+    assert all(spec.shape[0] == "batch" for spec in conv.input_specs + conv.output_specs)
+    assert all(isinstance(d, int) for spec in conv.input_specs for d in spec.shape[1:])
+    assert len(conv.warnings) == 1 and "TS2EPConverter, a private torch API" in conv.warnings[0]
+    # the original side runs the ScriptModule itself
+    figures = assert_parity(module, conv, batch_sizes=(1, 8), max_abs=1e-5)
+    print(f"TorchScript ({capture}): max abs error {figures}")
+    with TorchRuntime(module, conversion=conv, threads=1) as runtime:
+        feed = {o: conv.example_feed[c] for o, c in conv.input_map.items()}
+        outputs = runtime.run(feed)
+    with torch.no_grad():
+        expected = model(*[torch.from_numpy(feed[n]) for n in ("features", "context")])
+    for k, value in enumerate(expected):
+        np.testing.assert_allclose(outputs[f"output_{k}"], value.numpy(), atol=1e-6)
+
+
+@pytest.mark.filterwarnings(r"ignore:`torch\.jit\.\w+` is deprecated:DeprecationWarning")
+def test_torchscript_with_a_batch_of_one_still_gets_a_dynamic_batch() -> None:
+    from conformance.cases.torch_models import build_mlp
+
+    model, (x,) = build_mlp()
+    conv = interop.convert(torch.jit.script(model), to="onnx", example_inputs=(x[:1],))
+    assert conv.input_specs[0].shape == ("batch", 16)
+    assert conv.output_specs[0].shape == ("batch", 5)
+    assert conv.example_feed[conv.input_specs[0].name].shape == (1, 16)
+
+
 def test_save_writes_one_self_contained_file_with_provenance(
     converted: dict[str, tuple[Any, Any]], tmp_path: Any
 ) -> None:

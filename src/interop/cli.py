@@ -388,11 +388,8 @@ def _convert(args: argparse.Namespace) -> int:
         with progress.stage("validate"):
             example = _example_inputs(args, plan, loaded)
         with progress.stage("convert"):
-            model = loaded.model
-            if loaded.kind == "torchscript":
-                model = loaders.torchscript_to_program(model, example)
             conversion = interop.convert(
-                model, to=args.to, example_inputs=example, converter=args.converter,
+                loaded.model, to=args.to, example_inputs=example, converter=args.converter,
                 opset=args.opset, precision=args.precision, options=plan["options"] or None,
             )
         summary.update(conversion.summary())
@@ -401,6 +398,11 @@ def _convert(args: argparse.Namespace) -> int:
             with progress.stage("check"):
                 # A user's sample is real data: check on it; otherwise the harness draws inputs.
                 given = example if args.sample else None
+                if given is not None and hasattr(given, "columns") and (
+                    conversion.input_layout != "dataframe"
+                ):
+                    # a DataFrame converted to one X input (no ColumnTransformer): its values
+                    given = given.to_numpy()
                 report = interop.check(loaded.model, conversion, inputs=given,
                                        tolerance=plan["tolerance"])
                 if args.report:
@@ -661,3 +663,7 @@ def _print_result(conversion: Any, written: str, report: Any, args: argparse.Nam
         sys.stdout.write(f"check: {'passed' if report.passed else 'FAILED'}{where}\n")
     for warning in conversion.warnings:
         sys.stdout.write(f"warning: {warning}\n")
+
+
+if __name__ == "__main__":  # python -m interop.cli ... (as the interop-convert script)
+    raise SystemExit(main())

@@ -276,11 +276,9 @@ def _program_specs(program: Any) -> tuple[TensorSpec, ...]:
 
 
 def _is_static(dim: Any) -> bool:
-    try:
-        int(dim)
-    except Exception:
-        return False
-    return type(dim).__name__ == "int" or not hasattr(dim, "node")
+    # Never int() a torch.SymInt: that adds a guard pinning the program's batch to the
+    # example's size, and every later export of the program then has a fixed batch.
+    return isinstance(dim, int) and not hasattr(dim, "node")
 
 
 def _load_torchscript(path: Path, trust: bool) -> LoadedModel:
@@ -290,31 +288,8 @@ def _load_torchscript(path: Path, trust: bool) -> LoadedModel:
     except Exception as exc:
         raise _unreadable(path, "TorchScript module (.pt)", exc) from None
     module.eval()
+    # The torch.onnx converter takes the ScriptModule as it is (see converters/torch_onnx.py).
     return LoadedModel(module, "torchscript", "torch", str(path))
-
-
-def torchscript_to_program(module: Any, example_inputs: Any) -> Any:
-    """A TorchScript module as a torch.export program, which the ONNX and Core ML routes take.
-
-    torch.onnx's dynamo exporter refuses ScriptModules and points at TS2EPConverter (the
-    legacy exporter that took them is deprecated), so a TorchScript file is translated here,
-    once, with the example inputs; the check still compares against the ScriptModule itself.
-    """
-    from interop.errors import ConversionError
-
-    torch = _import("torch")
-    args = example_inputs if isinstance(example_inputs, tuple) else (example_inputs,)
-    tensors = tuple(torch.as_tensor(a) for a in args)
-    try:
-        from torch._export.converter import TS2EPConverter
-
-        return TS2EPConverter(module, tensors).convert()
-    except Exception as exc:
-        raise ConversionError(
-            f"cannot translate the TorchScript module to a torch.export program: "
-            f"{_first_line(exc)}",
-            "export the original nn.Module with torch.export.save (.pt2) instead",
-        ) from None
 
 
 def _load_torch_pickle(path: Path, trust: bool) -> LoadedModel:

@@ -3,9 +3,13 @@
 Outputs, by the original's names: classifiers give ``label`` (predict) and ``probabilities``
 (predict_proba; a classifier without predict_proba gives ``decision_function`` instead when
 it has more than two classes), regressors ``predictions`` (always 2-D, ``(N, n_targets)``),
-transformers ``transform``. An ndarray sample makes one input ``X``; a DataFrame sample makes
+transformers ``transform``. An ndarray sample makes one input ``X``. A DataFrame sample makes
 one ``(N, 1)`` input per column (strings as string tensors, integers as int64, floats as the
-chosen ``dtype``).
+chosen ``dtype``) only for a model that picks its columns by name (a ColumnTransformer first):
+every other estimator takes one matrix, and skl2onnx refuses it several inputs ("at most 1
+input(s)"), so its DataFrame becomes one ``X`` of the frame's values (int64 when every column
+is an integer, else floats, else strings). A frame that mixes text and numbers cannot be one
+tensor and keeps one input per column.
 
 Repairs for skl2onnx 1.20 on scikit-learn 1.9.1 / protobuf 7 (applied per call, no global
 registration is changed):
@@ -41,9 +45,7 @@ import json
 import re
 import warnings
 from collections.abc import Iterator
-from typing import Any, ClassVar
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from interop.converters._onnx import (
     check_onnx,
@@ -56,6 +58,9 @@ from interop.converters._onnx import (
 from interop.converters.base import Converter
 from interop.errors import ConversionError, InvalidInput
 from interop.types import Conversion, Tolerance
+
+if TYPE_CHECKING:  # numpy is imported where it is used: --list loads this module
+    import numpy as np
 
 DTYPES = ("float32", "float64")
 TREE_OPS = {"TreeEnsembleRegressor": 0, "TreeEnsembleClassifier": 1}  # op -> its float output
@@ -80,6 +85,8 @@ class SklearnToOnnx(Converter):
     install_hint: ClassVar[str] = "pip install 'interop[sklearn]'"
 
     def _convert(self, model: Any, example_inputs: Any, options: dict[str, Any]) -> Conversion:
+        import numpy as np
+
         _check_options(options)
         _check_fitted(model)
         sample = _sample_of(example_inputs)
@@ -97,7 +104,8 @@ class SklearnToOnnx(Converter):
                 "inputs with float64 thresholds, and ONNX tree ensembles hold float thresholds",
                 "convert it with dtype='float32' (the default), which is exact for float32 data",
             )
-        inputs = _input_plan(sample, float_type)
+        per_column = _is_dataframe(sample) and _per_column(model, sample)
+        inputs = _input_plan(sample, float_type, per_column)
         to_convert = _with_float32_thresholds(model) if float_type == np.float32 else model
         onnx_model = _run_skl2onnx(to_convert, inputs, options)
         if options["dtype"] == "float64":
@@ -131,7 +139,9 @@ class SklearnToOnnx(Converter):
             input_map={p.name: p.name for p in inputs},
             output_map=output_map,
             output_kinds=output_kinds,
-            input_layout="dataframe" if _is_dataframe(sample) else "positional",
+            # "dataframe": one input per column; the sklearn runtime rebuilds a DataFrame with
+            # the fitted column names for one X too, so the original sees what it was fitted on
+            input_layout="dataframe" if per_column else "positional",
             saver=save_onnx,
             suffix=".onnx",
             warnings=notes,
@@ -201,7 +211,26 @@ def _is_dataframe(sample: Any) -> bool:
     return type(sample).__name__ == "DataFrame" and hasattr(sample, "columns")
 
 
+def selects_columns_by_name(model: Any) -> bool:
+    """True when the model (or its first pipeline step) is a ColumnTransformer."""
+    first = model
+    while _class_name(first) == "Pipeline" and getattr(first, "steps", None):
+        first = first.steps[0][1]
+    return _class_name(first) == "ColumnTransformer"
+
+
+def _per_column(model: Any, frame: Any) -> bool:
+    """Whether a DataFrame sample becomes one input per column rather than one ``X``."""
+    if selects_columns_by_name(model):
+        return True
+    numeric = {frame[c].to_numpy().dtype.kind in "biuf" for c in frame.columns}
+    # text beside numbers has no single tensor type; skl2onnx decides what it makes of it
+    return len(numeric) > 1
+
+
 def _sample_of(example_inputs: Any) -> Any:
+    import numpy as np
+
     if isinstance(example_inputs, (tuple, list)) and len(example_inputs) == 1:
         candidate = example_inputs[0]
         if _is_dataframe(candidate) or isinstance(candidate, np.ndarray):
@@ -225,8 +254,9 @@ def _sample_of(example_inputs: Any) -> Any:
 
 
 def _array_input(
-    name: str, values: np.ndarray, float_type: np.dtype, batch: Any, column: bool = False
+    name: str, values: np.ndarray, float_type: np.dtype, batch: Any, keep_int: bool = False
 ) -> _Input:
+    import numpy as np
     from skl2onnx.common.data_types import (
         DoubleTensorType,
         FloatTensorType,
@@ -238,8 +268,8 @@ def _array_input(
     kind = values.dtype.kind
     if kind in "OUS":
         return _Input(name, StringTensorType(shape), values.astype(str).astype(object), "object")
-    if kind in "iub" and column:
-        # a DataFrame integer column stays an integer input (OneHotEncoder categories)
+    if kind in "iub" and keep_int:
+        # DataFrame integers stay integer inputs (OneHotEncoder categories stay exact)
         return _Input(name, Int64TensorType(shape), values.astype(np.int64), str(values.dtype))
     if kind not in "iubf":
         raise InvalidInput(
@@ -251,10 +281,15 @@ def _array_input(
     return _Input(name, tensor(shape), values.astype(float_type), original)
 
 
-def _input_plan(sample: Any, float_type: np.dtype) -> list[_Input]:
+def _input_plan(sample: Any, float_type: np.dtype, per_column: bool) -> list[_Input]:
     batch = None  # the batch dimension is fixed later when dynamic_batch is off
     if not _is_dataframe(sample):
         return [_array_input("X", sample, float_type, batch)]
+    if not per_column:
+        values = sample.to_numpy()
+        if values.dtype.kind not in "biuf":  # pandas string and category columns
+            values = sample.astype(str).to_numpy().astype(object)
+        return [_array_input("X", values, float_type, batch, values.dtype.kind in "iub")]
     inputs = []
     for column in sample.columns:
         if not isinstance(column, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.\-]*", column):
@@ -388,6 +423,8 @@ class _BoolSafeContainer:
         return getattr(self._inner, name)
 
     def add_node(self, *args: Any, **attrs: Any) -> Any:
+        import numpy as np
+
         for key, value in attrs.items():
             if isinstance(value, list) and any(isinstance(v, (bool, np.bool_)) for v in value):
                 attrs[key] = [int(v) for v in value]
@@ -414,6 +451,8 @@ def _with_float32_thresholds(model: Any) -> Any:
     if not any(_class_name(e) in HGB_CLASSES for e in _estimators(model)):
         return model
     import copy
+
+    import numpy as np
 
     clone = copy.deepcopy(model)
     for estimator in _estimators(clone):

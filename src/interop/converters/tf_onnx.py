@@ -15,14 +15,15 @@ import logging
 import platform
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, ClassVar
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from interop.converters._onnx import check_onnx, opset_of, save_onnx, stamp_provenance, value_specs
 from interop.converters.base import Converter
 from interop.errors import ConversionError, InvalidInput
 from interop.types import Conversion, Tolerance
+
+if TYPE_CHECKING:  # numpy is imported where it is used: --list loads this module
+    import numpy as np
 
 log = logging.getLogger("interop.converters.tf_onnx")
 
@@ -33,6 +34,7 @@ DEFAULT_OPSET = 17
 
 def _erfc_as_one_minus_erf(ctx: Any, node: Any, name: str, args: Any) -> None:
     """tf2onnx handler: Erfc(x) -> 1 - Erf(x) (ONNX has Erf but no Erfc)."""
+    import numpy as np
     from tf2onnx import utils
 
     dtype = utils.map_onnx_to_numpy_type(ctx.get_dtype(node.input[0]))
@@ -79,6 +81,7 @@ def _quiet_tf2onnx() -> Iterator[_Collect]:
 
 def _flatten_examples(example_inputs: Any, names: tuple[str, ...]) -> list[np.ndarray]:
     """Example inputs (array, tuple/list, or dict by input name) in the model's input order."""
+    import numpy as np
 
     def as_array(value: Any) -> np.ndarray:
         return np.asarray(value.numpy() if hasattr(value, "numpy") else value)

@@ -1,4 +1,10 @@
-"""PyTorch -> ONNX through the dynamo exporter (torch.export), with a dynamic batch by default."""
+"""PyTorch -> ONNX through the dynamo exporter (torch.export), with a dynamic batch by default.
+
+TorchScript modules (scripted, traced, or read with torch.jit.load) are accepted too: the dynamo
+exporter refuses them, so they are first translated to a torch.export program with
+``torch._export.converter.TS2EPConverter`` (a private torch API; the conversion says so in its
+warnings). The check still runs the ScriptModule itself as the original.
+"""
 
 from __future__ import annotations
 
@@ -66,7 +72,7 @@ class _LogStream(io.TextIOBase):
 
 
 class TorchToOnnx(Converter):
-    """nn.Module or ExportedProgram -> onnx.ModelProto via ``torch.onnx.export(dynamo=True)``."""
+    """nn.Module, ExportedProgram or ScriptModule -> onnx.ModelProto via torch.onnx (dynamo)."""
 
     name: ClassVar[str] = "torch.onnx"
     source: ClassVar[str] = "torch"
@@ -86,16 +92,20 @@ class TorchToOnnx(Converter):
         import torch
 
         is_program = isinstance(model, torch.export.ExportedProgram)
+        is_script = isinstance(model, torch.jit.ScriptModule)
         if not is_program and not isinstance(model, torch.nn.Module):
             raise InvalidInput(
-                f"torch.onnx converts an nn.Module or an ExportedProgram, not a "
-                f"{type(model).__name__}",
+                f"torch.onnx converts an nn.Module, an ExportedProgram or a TorchScript module, "
+                f"not a {type(model).__name__}",
                 "pass the model object (or torch.export.export(model, args))",
             )
         opset = _check_opset(options["opset"])
         args = _example_tensors(model, example_inputs, is_program)
         original_names = _original_input_names(model, len(args), is_program)
         input_names = _names_option(options["input_names"], "input_names", len(args))
+        if is_script and input_names is None:
+            # the translated program renames inputs (x -> x_1); keep forward()'s names
+            input_names = list(original_names)
         warns: list[str] = []
         # Inference graphs need eval mode (dropout off, batch norm on running statistics);
         # each submodule's own mode is put back afterwards.
@@ -106,6 +116,9 @@ class TorchToOnnx(Converter):
             if modes:
                 model.eval()
             n_outputs = _count_outputs(model, args, is_program)
+            if is_script:
+                model = _script_to_program(model, args, bool(options["dynamic_batch"]), warns)
+                is_program = True
             output_names = _names_option(options["output_names"], "output_names", n_outputs)
             program = self._export(
                 model,
@@ -144,10 +157,17 @@ class TorchToOnnx(Converter):
         output_specs = value_specs(onnx_outputs)
         input_specs = value_specs(onnx_inputs)
         if any(spec.shape and spec.shape[0] == "batch" for spec in input_specs):
-            for k, spec in enumerate(output_specs):
-                if spec.shape and spec.shape[0] != "batch":
+            # A program's own symbolic shapes say which outputs follow the batch; the ONNX
+            # graph's output dims are only the exporter's rendering of them.
+            firsts = (
+                _program_output_batch_dims(model)
+                if is_program
+                else [spec.shape[0] if spec.shape else None for spec in output_specs]
+            )
+            for k, first in enumerate(firsts):
+                if first is not None and first != "batch":
                     warns.append(
-                        f"output_{k} has first dimension {spec.shape[0]!r}, not the batch: "
+                        f"output_{k} has first dimension {first!r}, not the batch: "
                         "the model may work only at the example's batch size"
                     )
         provenance = stamp_provenance(
@@ -333,6 +353,9 @@ def _original_input_names(model: Any, count: int, is_program: bool) -> list[str]
     names: list[str] = []
     if is_program:
         names = [str(n) for n in model.graph_signature.user_inputs]
+    elif _is_script(model):
+        # a ScriptMethod has no Python signature; its schema lists self and the arguments
+        names = [a.name for a in model.forward.schema.arguments][1:]
     else:
         try:
             params = inspect.signature(model.forward).parameters.values()
@@ -405,19 +428,125 @@ def _batch_dynamic(args: tuple[Any, ...]) -> tuple[tuple[Any, ...], tuple[Any, .
     return args, shapes
 
 
-def _program_has_dynamic_batch(program: Any) -> bool:
+def _is_script(model: Any) -> bool:
     import torch
 
+    return isinstance(model, torch.jit.ScriptModule)
+
+
+def _script_to_program(
+    module: Any, args: tuple[Any, ...], dynamic_batch: bool, warns: list[str]
+) -> Any:
+    """A TorchScript module as a torch.export program, with our own batch dimension.
+
+    TS2EPConverter (private: torch.onnx points at it for ScriptModules) re-exports with
+    Dim.AUTO on every dimension, which leaves sizes it then pins as symbols the exporter
+    writes out as names ("4"); exporting its module again with one ``batch`` Dim gives a
+    clean program, as for an nn.Module.
+    """
+    import torch
+
+    try:
+        from torch._export.converter import TS2EPConverter
+    except ImportError as exc:
+        raise ConversionError(
+            f"this torch cannot translate TorchScript for torch.onnx ({exc})",
+            "export the original nn.Module with torch.export.save (.pt2) instead",
+        ) from None
+    traced_args: tuple[Any, ...] = args
+    shapes: tuple[Any, ...] | None = None
+    if dynamic_batch:
+        traced_args, shapes = _batch_dynamic(args)
+    stream = _LogStream(log)
+    try:
+        # TorchScript and export chatter goes to the debug log, as the exporter's does
+        with contextlib.redirect_stdout(stream), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            translated = TS2EPConverter(module, traced_args).convert()
+            program = torch.export.export(
+                translated.module(), traced_args, dynamic_shapes=shapes, strict=False
+            )
+    except Exception as exc:
+        cause, hint = _export_cause(exc)
+        raise ConversionError(
+            f"torch.onnx could not translate the TorchScript {type(module).__name__} to a "
+            f"torch.export program: {cause}",
+            hint if "batch" in hint else "convert the original nn.Module, or save it with "
+            "torch.export.save (.pt2) and convert that",
+        ) from None
+    finally:
+        stream.flush()
+    warns.append(
+        "TorchScript was translated to a torch.export program with "
+        "torch._export.converter.TS2EPConverter, a private torch API; parity is checked "
+        "against the ScriptModule"
+    )
+    return program
+
+
+def _batch_symbols(program: Any) -> set[Any]:
+    """The symbols that size dim 0 of the program's user inputs (empty when fixed)."""
+    import torch
+
+    symbols: set[Any] = set()
     for node in program.graph.nodes:
         if node.op != "placeholder" or node.name not in program.graph_signature.user_inputs:
             continue
         value = node.meta.get("val")
-        fixed = isinstance(value, torch.Tensor) and value.dim() >= 1 and not isinstance(
-            value.shape[0], torch.SymInt
-        )
-        if fixed:
+        if isinstance(value, torch.Tensor) and value.dim() >= 1:
+            first = value.shape[0]
+            if isinstance(first, torch.SymInt):
+                symbols |= set(first.node.expr.free_symbols)
+    return symbols
+
+
+def _program_has_dynamic_batch(program: Any) -> bool:
+    """True when dim 0 of every batched user input is a symbol the program keeps free."""
+    import torch
+
+    ranged = {str(s) for s in program.range_constraints}
+    for node in program.graph.nodes:
+        if node.op != "placeholder" or node.name not in program.graph_signature.user_inputs:
+            continue
+        value = node.meta.get("val")
+        if not isinstance(value, torch.Tensor) or value.dim() < 1:
+            continue
+        first = value.shape[0]
+        # a SymInt a guard has since pinned (int() on it) has a number, not a symbol
+        free = isinstance(first, torch.SymInt) and {
+            str(s) for s in first.node.expr.free_symbols
+        } & ranged
+        if not free:
             return False
     return True
+
+
+def _program_output_batch_dims(program: Any) -> list[Any]:
+    """Per user output: "batch" when dim 0 is the inputs' batch symbol, else that dim.
+
+    Read from the program's symbolic output shapes; None for a 0-d or non-tensor output.
+    """
+    import torch
+    from torch.export.graph_signature import OutputKind
+
+    batch = _batch_symbols(program)
+    output_node = next(n for n in program.graph.nodes if n.op == "output")
+    values = output_node.args[0]
+    found: list[Any] = []
+    for spec, value in zip(program.graph_signature.output_specs, values, strict=False):
+        if spec.kind != OutputKind.USER_OUTPUT:
+            continue
+        meta = getattr(value, "meta", {}).get("val") if hasattr(value, "meta") else None
+        if not isinstance(meta, torch.Tensor) or meta.dim() == 0:
+            found.append(None)
+            continue
+        first = meta.shape[0]
+        if isinstance(first, torch.SymInt):
+            expr = first.node.expr
+            found.append("batch" if expr.free_symbols and expr in batch else str(expr))
+        else:
+            found.append(int(first))
+    return found
 
 
 def _export_cause(exc: BaseException) -> tuple[str, str]:

@@ -18,11 +18,12 @@ names. Loading happens in ``__enter__``, once; a runtime never times itself.
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from interop.types import TensorSpec
+
+if TYPE_CHECKING:  # numpy is imported where it is used: --list loads this module
+    import numpy as np
 
 
 class Runtime:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from interop.converters.base import modules_missing
 from interop.converters._onnx import value_specs
+from interop.converters.base import modules_missing
 from interop.types import TensorSpec
+
+if TYPE_CHECKING:  # numpy is imported where it is used: --list loads this module
+    import numpy as np
 
 
 class OnnxRuntime:
@@ -75,6 +76,8 @@ class OnnxRuntime:
         return [o.name for o in self.session.get_outputs()]
 
     def run(self, feed: dict[str, Any]) -> dict[str, np.ndarray]:
+        import numpy as np
+
         names = self.output_names()
         values = self.session.run(names, {k: np.asarray(v) for k, v in feed.items()})
         return dict(zip(names, values, strict=True))

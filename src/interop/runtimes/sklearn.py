@@ -1,8 +1,11 @@
 """Runs a fitted scikit-learn estimator the way its ONNX conversion is compared.
 
 Feeds are keyed by the original's input names: one ``X`` (rows x features), or, for a model
-fitted on a DataFrame, one ``(N, 1)`` array per column, rebuilt into a DataFrame in the
-column order the model was fitted with and with the dtypes of the example the converter saw.
+that picks DataFrame columns by name (a ColumnTransformer first), one ``(N, 1)`` array per
+column, rebuilt into a DataFrame in the column order the model was fitted with and with the
+dtypes of the example the converter saw. A model fitted on a DataFrame but fed one ``X`` gets
+``X`` as a DataFrame with its fitted column names, so scikit-learn does not warn that the
+feature names are missing.
 Outputs are keyed by the original's output names:
 
 - ``label``: ``predict``; ``probabilities``: ``predict_proba``;
@@ -18,14 +21,15 @@ original computes as it does on the user's data; float32 feed values are exact i
 from __future__ import annotations
 
 import json
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from interop.converters.base import modules_missing
 from interop.errors import InvalidInput
 from interop.runtimes.base import Runtime
 from interop.types import TensorSpec
+
+if TYPE_CHECKING:  # numpy is imported where it is used: --list loads this module
+    import numpy as np
 
 METHODS = {
     "label": "predict",
@@ -51,10 +55,14 @@ class SklearnRuntime(Runtime):
 
     def load(self) -> None:
         self._columns = _fitted_columns(self.model)
-        # a model fitted on a DataFrame may still have been converted from an array sample
-        self._per_column = bool(self._columns) and (
-            self.conversion is None or self.conversion.input_layout == "dataframe"
-        )
+        # the conversion says how its inputs are laid out; without one, only a model that
+        # selects columns by name takes one input per column (as sklearn.onnx converts it)
+        if self.conversion is not None:
+            self._per_column = bool(self._columns) and self.conversion.input_layout == "dataframe"
+        else:
+            from interop.converters.sklearn_onnx import selects_columns_by_name
+
+            self._per_column = bool(self._columns) and selects_columns_by_name(self.model)
         self._dtypes = _recorded_dtypes(self.conversion)
         if self.conversion is not None and self.conversion.input_map:
             self._inputs = list(self.conversion.input_map)
@@ -103,6 +111,8 @@ class SklearnRuntime(Runtime):
         return outputs
 
     def _array(self, values: Any, name: str) -> np.ndarray:
+        import numpy as np
+
         array = np.asarray(values)
         dtype = self._dtypes.get(name)
         if dtype == "object":
@@ -119,6 +129,8 @@ class SklearnRuntime(Runtime):
 
 
 def _shaped(name: str, values: Any) -> np.ndarray:
+    import numpy as np
+
     if hasattr(values, "toarray"):  # a sparse transform result
         values = values.toarray()
     array = np.asarray(values)

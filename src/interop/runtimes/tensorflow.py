@@ -22,13 +22,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from interop.converters.base import modules_missing
 from interop.errors import InvalidInput
 from interop.types import TensorSpec
+
+if TYPE_CHECKING:  # numpy is imported where it is used: --list loads this module
+    import numpy as np
 
 log = logging.getLogger("interop.runtimes.tensorflow")
 
@@ -86,6 +87,8 @@ class TfModel:
         self, arrays: Sequence[Any] | None = None, dynamic_batch: bool = True
     ) -> list[Any]:
         """tf.TensorSpecs named after the inputs: the model's own, or taken from ``arrays``."""
+        import numpy as np
+
         tf = import_tensorflow()
         specs = []
         for i, name in enumerate(self.input_names):
@@ -254,10 +257,14 @@ def _describe_object(get: Getter, name: str = "", kind: str = "") -> TfModel:
 
 
 def _dtype_name(dtype: Any) -> str:
+    import numpy as np
+
     return str(np.dtype(dtype.as_numpy_dtype))
 
 
 def _describe_keras(model: Any, get: Getter) -> TfModel:
+    import numpy as np
+
     try:
         flat_inputs = list(model.inputs)
     except (AttributeError, ValueError, TypeError):
@@ -417,6 +424,8 @@ def signature_feed(
     tf_model: TfModel, batch: int = FEED_BATCH, seed: int = FEED_SEED
 ) -> dict[str, np.ndarray]:
     """Seeded inputs built from the model's own signature: normal floats, small integers."""
+    import numpy as np
+
     if tf_model.inputs is None:
         raise InvalidInput(
             f"the {tf_model.kind} declares no input signature, so inputs cannot be generated",
@@ -528,6 +537,8 @@ class TensorflowRuntime:
 
     def run(self, feed: dict[str, Any]) -> dict[str, np.ndarray]:
         tf = import_tensorflow()
+        import numpy as np
+
         tf_model = self._model()
         missing = [n for n in tf_model.input_names if n not in feed]
         if missing:

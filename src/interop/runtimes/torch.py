@@ -1,15 +1,16 @@
-"""Runs an original PyTorch model (nn.Module or ExportedProgram) in eval and inference mode."""
+"""Runs an original PyTorch model (nn.Module, TorchScript or ExportedProgram) for inference."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from interop.converters.base import modules_missing
 from interop.errors import InvalidInput
 from interop.runtimes.base import Runtime
 from interop.types import TensorSpec
+
+if TYPE_CHECKING:  # numpy is imported where it is used: --list loads this module
+    import numpy as np
 
 
 class TorchRuntime(Runtime):
@@ -37,14 +38,15 @@ class TorchRuntime(Runtime):
             # An ExportedProgram's module has no train/eval switch; it runs as exported.
             self._module = self.model.module()
         elif isinstance(self.model, torch.nn.Module):
+            # nn.Module and TorchScript (ScriptModule is an nn.Module, with its own modes):
             # eval for inference; every submodule's own mode is put back in close()
             self._modes = [(m, m.training) for m in self.model.modules()]
             self.model.eval()
             self._module = self.model
         else:
             raise InvalidInput(
-                f"the torch runtime runs an nn.Module or an ExportedProgram, not a "
-                f"{type(self.model).__name__}",
+                f"the torch runtime runs an nn.Module, a TorchScript module or an "
+                f"ExportedProgram, not a {type(self.model).__name__}",
                 "pass the original torch model",
             )
         if self.threads:
@@ -104,6 +106,7 @@ class TorchRuntime(Runtime):
 
 
 def _to_tensor(value: Any) -> Any:
+    import numpy as np
     import torch
 
     if isinstance(value, torch.Tensor):
