@@ -194,3 +194,15 @@ def test_unknown_option_lists_known_ones():
     with pytest.raises(InvalidInput) as info:
         conv.resolve_options({"opset": 17, "colour": "red"})
     assert "colour" in info.value.message and "opset" in info.value.hint
+
+
+def test_converters_stays_callable_after_converter_modules_are_imported():
+    # importing interop.converters.<module> binds the package to interop.converters
+    import interop
+    import interop.converters.base  # noqa: F401
+    import interop.runtimes.base  # noqa: F401
+
+    first = {i.name for i in interop.converters()}
+    second = {i.name for i in interop.converters()}
+    assert first == second and "torch.onnx" in first
+    assert {"onnx", "torch"} <= {r.name for r in interop.runtimes()}

@@ -1,1 +1,22 @@
-"""Built-in converters, one module per (source -> target); each imports its framework lazily."""
+"""Built-in converters, one module per (source -> target); each imports its framework lazily.
+
+``interop.converters`` is both this package and the public function that lists the
+registered converters: importing a submodule makes Python bind the package to that name on
+``interop``, so the package itself is callable and answers like the function.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from typing import Any
+
+
+class _CallablePackage(types.ModuleType):
+    def __call__(self) -> Any:
+        from interop.api import converters
+
+        return converters()
+
+
+sys.modules[__name__].__class__ = _CallablePackage
