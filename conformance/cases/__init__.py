@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-FAMILIES = ("torch_models", "keras_models", "sklearn_models")
+FAMILIES = ("torch_models", "keras_models", "sklearn_models", "large_models")
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from typing import Any
 
 from interop import registry
-from interop.detect import detect_source
+from interop.detect import detect_path, detect_source
 from interop.errors import ConversionError, InteropError, InvalidInput
 from interop.harness.compare import compare_output
 from interop.types import Conversion, ConverterInfo, Tolerance
@@ -39,7 +40,10 @@ def convert(
     """
     if not isinstance(to, str) or not to:
         raise InvalidInput(f"target {to!r} is not a format name", "use to='onnx' or to='coreml'")
-    source = detect_source(model, registry.known_sources())
+    if isinstance(model, (str, os.PathLike)):  # a model file or directory (SavedModel)
+        source = detect_path(model)
+    else:
+        source = detect_source(model, registry.known_sources())
     conv = registry.resolve(source, to, converter)
     given: dict[str, Any] = dict(options or {})
     for key, value in (("opset", opset), ("dynamic_batch", dynamic_batch), ("precision", precision)):
@@ -75,6 +79,15 @@ def validate(model: Any, conversion: Conversion, tolerance: Tolerance | None = N
     try:
         with original_cls(model, conversion=conversion) as original:
             reference = original.run({o: feed[c] for o, c in conversion.input_map.items()})
+    except InteropError:
+        raise
+    except Exception as exc:
+        raise InvalidInput(
+            f"the original {conversion.source} model failed on the example inputs: "
+            f"{type(exc).__name__}: " + (str(exc).strip().splitlines() or [""])[0],
+            "pass example inputs the model accepts (check their shapes and dtypes)",
+        ) from exc
+    try:
         with converted_cls(conversion.model, conversion=conversion) as converted:
             produced = converted.run(feed)
     except InteropError:
@@ -136,3 +149,109 @@ def _batch_of(feed: Mapping[str, Any]) -> int | None:
         if shape:
             return int(shape[0])
     return None
+
+
+# -- check: the conformance harness ------------------------------------------------------
+
+# distributions worth naming in a report, per source or format
+_DISTRIBUTIONS = {
+    "torch": ("torch", "onnxscript"),
+    "tensorflow": ("tensorflow-cpu", "tensorflow", "keras", "tf2onnx"),
+    "sklearn": ("scikit-learn", "skl2onnx"),
+    "onnx": ("onnx", "onnxruntime"),
+    "coreml": ("coremltools",),
+}
+
+
+def runtimes() -> list[Any]:
+    """Every registered runtime (a way to run a format) with its availability."""
+    return registry.runtime_infos()
+
+
+def environment(*names: str) -> dict[str, str]:
+    """Python, platform, interop and the installed versions of the frameworks involved."""
+    import contextlib
+    import platform
+    from importlib import metadata
+
+    from interop import __version__
+
+    env = {
+        "python": platform.python_version(),
+        "platform": f"{platform.system()} {platform.machine()}",
+        "interop": __version__,
+    }
+    with contextlib.suppress(metadata.PackageNotFoundError):
+        env["numpy"] = metadata.version("numpy")
+    for name in names:
+        for dist in _DISTRIBUTIONS.get(name, (name,)):
+            try:
+                env[dist] = metadata.version(dist)
+            except metadata.PackageNotFoundError:
+                continue
+    return env
+
+
+def check(
+    model: Any,
+    converted: Any,
+    *,
+    inputs: Any = None,
+    batch_sizes: tuple[int, ...] = (1, 8),
+    tolerance: Any = None,
+    profile: str | None = None,
+    latency: bool = True,
+    threads: int = 1,
+    isolate: bool = False,
+    timeout: float = 600.0,
+    memory_limit_mb: int | None = None,
+    raise_on_failure: bool = False,
+    seed: int = 0,
+    warmup: int = 3,
+    repeat: int = 100,
+    time_budget_s: float = 1.0,
+    case: str | None = None,
+    case_tolerance: Any = None,
+) -> Any:
+    """Run ``converted`` beside the original ``model`` on identical inputs; return a Report.
+
+    ``converted`` is a Conversion or the path of a saved model. ``tolerance`` is a profile
+    name ("fp32", "fp16", "strict"), a Tolerance, ``{"atol": .., "rtol": ..}`` or a dict of
+    those per original output name; it overrides ``profile=`` and ``case_tolerance=``, which
+    override the converter's default. Latency is measured with ``threads`` threads on both
+    sides: ``warmup`` untimed runs, then up to ``repeat`` runs or ``time_budget_s`` seconds
+    per batch size. ``isolate=True`` runs each side in a subprocess with ``timeout`` seconds
+    and an address-space cap of ``memory_limit_mb``; a crash, hang or out-of-memory is then
+    a failed report rather than an exception.
+    """
+    from interop.harness.check import run_check
+
+    report = run_check(
+        model,
+        converted,
+        inputs=inputs,
+        batch_sizes=tuple(batch_sizes),
+        tolerance=tolerance,
+        profile=profile,
+        latency=latency,
+        threads=threads,
+        isolate=isolate,
+        timeout=timeout,
+        memory_limit_mb=memory_limit_mb,
+        seed=seed,
+        warmup=warmup,
+        repeat=repeat,
+        time_budget_s=time_budget_s,
+        case=case,
+        case_tolerance=case_tolerance,
+    )
+    if raise_on_failure and not report.passed:
+        from interop.errors import ParityError
+
+        reasons = "; ".join(report.failures[:3]) or report.verdict
+        raise ParityError(
+            f"the converted model failed its check ({report.verdict}): {reasons}",
+            "read report.failures; save the report with report.save('report.html') for detail",
+            report=report,
+        )
+    return report

@@ -118,6 +118,7 @@ class Conversion:
     def __post_init__(self) -> None:
         if not self.runtime:
             self.runtime = self.target
+        stamp_io_metadata(self)
 
     def kind_of(self, original_output: str) -> str:
         return self.output_kinds.get(original_output, "values")
@@ -195,3 +196,44 @@ def spec_from_array(name: str, array: Any, dynamic_batch: bool = True) -> Tensor
 
 def as_mapping(value: Mapping[str, Any] | None) -> dict[str, Any]:
     return dict(value or {})
+
+
+IO_METADATA_KEY = "interop.io"
+
+
+def io_metadata(conversion: Conversion) -> str:
+    """The interface mapping as JSON, so a saved model can be checked without the Conversion."""
+    import json
+
+    return json.dumps(
+        {
+            "source": conversion.source,
+            "converter": conversion.converter,
+            "input_map": conversion.input_map,
+            "output_map": conversion.output_map,
+            "output_kinds": conversion.output_kinds,
+            "input_layout": conversion.input_layout,
+            "default_tolerance": [
+                conversion.default_tolerance.atol,
+                conversion.default_tolerance.rtol,
+            ],
+        },
+        sort_keys=True,
+    )
+
+
+def stamp_io_metadata(conversion: Conversion) -> None:
+    """Store io_metadata in an ONNX model's metadata_props (other formats are left alone)."""
+    props = getattr(conversion.model, "metadata_props", None)
+    if props is None or not hasattr(props, "add") or not conversion.output_map:
+        return
+    value = io_metadata(conversion)
+    for entry in props:
+        if entry.key == IO_METADATA_KEY:
+            entry.value = value
+            return
+    entry = props.add()
+    entry.key, entry.value = IO_METADATA_KEY, value
+
+
+from interop.harness.report import Report  # noqa: E402, F401  (re-exported: interop.Report)
