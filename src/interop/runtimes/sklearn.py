@@ -64,6 +64,11 @@ class SklearnRuntime(Runtime):
 
             self._per_column = bool(self._columns) and selects_columns_by_name(self.model)
         self._dtypes = _recorded_dtypes(self.conversion)
+        # Inspecting the loaded BLAS/OpenMP libraries costs milliseconds; do it once here,
+        # not on every run(), or the timing of fast models measures threadpoolctl.
+        from threadpoolctl import ThreadpoolController
+
+        self._controller = ThreadpoolController()
         if self.conversion is not None and self.conversion.input_map:
             self._inputs = list(self.conversion.input_map)
         else:
@@ -96,10 +101,8 @@ class SklearnRuntime(Runtime):
                 import pandas as pd
 
                 data = pd.DataFrame(data, columns=self._columns)
-        from threadpoolctl import threadpool_limits
-
         outputs: dict[str, np.ndarray] = {}
-        with threadpool_limits(limits=self.threads):
+        with self._thread_limit():
             for name in self._outputs:
                 method = METHODS.get(name)
                 if method is None or not hasattr(self.model, method):
@@ -109,6 +112,13 @@ class SklearnRuntime(Runtime):
                     )
                 outputs[name] = _shaped(name, getattr(self.model, method)(data))
         return outputs
+
+    def _thread_limit(self) -> Any:
+        import contextlib
+
+        if not self.threads:
+            return contextlib.nullcontext()
+        return self._controller.limit(limits=self.threads)
 
     def _array(self, values: Any, name: str) -> np.ndarray:
         import numpy as np
