@@ -29,7 +29,9 @@ def assert_parity(model: Any, conversion: Any, batch_sizes=(1, 8), max_abs=1e-4)
 
     figures: dict[int, dict[str, float]] = {}
     for batch in batch_sizes:
-        conv = dataclasses.replace(conversion, example_feed=slice_feed(conversion.example_feed, batch))
+        conv = dataclasses.replace(
+            conversion, example_feed=slice_feed(conversion.example_feed, batch)
+        )
         validate(model, conv, Tolerance(atol=max_abs, rtol=0.0))
         assert conv.validation["passed"], conv.validation
         figures[batch] = {}

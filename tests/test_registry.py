@@ -29,12 +29,19 @@ def _fake_distribution(root: Path, name: str, entry_points: str, modules: dict[s
 
 def _run(code: str, path: Path, **env: str) -> dict:
     environ = {**os.environ, "PYTHONPATH": str(path), **env}
-    for key in ("INTEROP_STRICT_PLUGINS", "INTEROP_DISABLE_PLUGIN_AUTOLOAD", "INTEROP_BLOCK_PLUGINS"):
+    for key in (
+        "INTEROP_STRICT_PLUGINS",
+        "INTEROP_DISABLE_PLUGIN_AUTOLOAD",
+        "INTEROP_BLOCK_PLUGINS",
+    ):
         if key not in env:
             environ.pop(key, None)
     proc = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True, text=True, env=environ, timeout=300,
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])

@@ -28,7 +28,25 @@ _LAZY = {
     "PluginError": "interop.errors",
 }
 
-__all__ = sorted(_LAZY) + ["__version__"]
+__all__ = [
+    "Conversion",
+    "ConversionError",
+    "ConverterInfo",
+    "ConverterNotFound",
+    "InteropError",
+    "InvalidInput",
+    "MissingDependency",
+    "ParityError",
+    "PluginError",
+    "Report",
+    "TensorSpec",
+    "Tolerance",
+    "__version__",
+    "check",
+    "convert",
+    "converters",
+    "runtimes",
+]
 
 if TYPE_CHECKING:
     from interop.api import check, convert, converters, runtimes

@@ -41,15 +41,21 @@ def convert(
     if not isinstance(to, str) or not to:
         raise InvalidInput(f"target {to!r} is not a format name", "use to='onnx' or to='coreml'")
     if isinstance(model, (str, os.PathLike)):  # a model file or directory (SavedModel)
-        source = detect_path(model)
+        source = detect_path(os.fspath(model))
     else:
         source = detect_source(model, registry.known_sources())
     conv = registry.resolve(source, to, converter)
     given: dict[str, Any] = dict(options or {})
-    for key, value in (("opset", opset), ("dynamic_batch", dynamic_batch), ("precision", precision)):
+    for key, value in (
+        ("opset", opset),
+        ("dynamic_batch", dynamic_batch),
+        ("precision", precision),
+    ):
         if value is not None:
             if key in given:
-                raise InvalidInput(f"{key} given twice", f"pass {key}= or options[{key!r}], not both")
+                raise InvalidInput(
+                    f"{key} given twice", f"pass {key}= or options[{key!r}], not both"
+                )
             given[key] = value
     log.info("converting %s model to %s with %s", source, to, conv.name)
     conversion = conv.convert(model, example_inputs, **given)

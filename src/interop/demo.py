@@ -25,9 +25,10 @@ def torch_example() -> tuple[str, Any, Any]:
         torch.nn.Flatten(),
         torch.nn.Linear(8, 4),
     ).eval()
+    stats = dict(model.named_buffers())
     with torch.no_grad():  # non-trivial batch-norm statistics
-        model[1].running_mean.uniform_(-0.5, 0.5)
-        model[1].running_var.uniform_(0.5, 2.0)
+        stats["1.running_mean"].uniform_(-0.5, 0.5)
+        stats["1.running_var"].uniform_(0.5, 2.0)
     x = torch.randn(8, 3, 16, 16)
     return "torch CNN + BatchNorm", model, (x,)
 

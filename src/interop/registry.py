@@ -227,16 +227,27 @@ def converter_infos() -> list[ConverterInfo]:
         if entry.broken:
             infos.append(
                 ConverterInfo(
-                    entry.name, source, target, False, entry.error, entry.distribution,
-                    broken=True, value=entry.value or "",
+                    entry.name,
+                    source,
+                    target,
+                    False,
+                    entry.error,
+                    entry.distribution,
+                    broken=True,
+                    value=entry.value or "",
                 )
             )
             continue
         ok, reason = _available(entry.obj)
         infos.append(
             ConverterInfo(
-                entry.name, entry.obj.source, entry.obj.target, ok, reason,
-                entry.distribution, int(getattr(entry.obj, "priority", 0)),
+                entry.name,
+                entry.obj.source,
+                entry.obj.target,
+                ok,
+                reason,
+                entry.distribution,
+                int(getattr(entry.obj, "priority", 0)),
                 value=entry.value or "",
             )
         )
@@ -250,7 +261,9 @@ def runtime_infos() -> list[RuntimeInfo]:
             infos.append(RuntimeInfo(entry.name, False, entry.error, entry.distribution, True))
             continue
         ok, reason = _available(entry.obj)
-        infos.append(RuntimeInfo(entry.name, ok, reason, entry.distribution, value=entry.value or ""))
+        infos.append(
+            RuntimeInfo(entry.name, ok, reason, entry.distribution, value=entry.value or "")
+        )
     return infos
 
 
@@ -302,7 +315,8 @@ def resolve(source: str, target: str, name: str | None = None) -> Any:
         pairs = sorted(f"{s} -> {t}" for s, t in {_split(n) for n in CONVERTERS.names()})
         raise ConverterNotFound(
             f"no converter from {source} to {target}",
-            "converters exist for: " + ", ".join(pairs)
+            "converters exist for: "
+            + ", ".join(pairs)
             + "; a plugin may add this pair (see docs/plugins.md)",
         )
     usable: list[Any] = []
@@ -325,7 +339,9 @@ def resolve(source: str, target: str, name: str | None = None) -> Any:
         )
     usable.sort(key=lambda c: int(getattr(c, "priority", 0)), reverse=True)
     top = usable[0]
-    ties = [c for c in usable[1:] if int(getattr(c, "priority", 0)) == int(getattr(top, "priority", 0))]
+    ties = [
+        c for c in usable[1:] if int(getattr(c, "priority", 0)) == int(getattr(top, "priority", 0))
+    ]
     if ties:
         raise ConverterNotFound(
             f"converters {top.name!r} and {ties[0].name!r} both convert {source} to {target} "
@@ -342,7 +358,8 @@ def get_runtime(name: str) -> Any:
     except KeyError:
         raise MissingDependency(
             f"no runtime for the format {name!r}",
-            "known runtimes: " + (", ".join(RUNTIMES.names()) or "none")
+            "known runtimes: "
+            + (", ".join(RUNTIMES.names()) or "none")
             + "; a plugin may provide one",
         ) from None
     if entry.broken:
