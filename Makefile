@@ -25,14 +25,18 @@ test: venv
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile tests
 
 lint: venv
-	$(BIN)/ruff check src tests benchmarks conformance
+	$(BIN)/ruff check src tests benchmarks conformance plugins scripts noxfile.py
+
+typecheck: venv
 	$(BIN)/mypy
 
 bench: venv
 	$(BIN)/python benchmarks/convert_overhead.py
+	$(BIN)/python benchmarks/harness_timing.py
+	$(BIN)/python benchmarks/cli_startup.py
 
 conformance: venv
-	$(BIN)/python -m conformance
+	$(BIN)/python -m conformance --jobs 2 --target onnx --target coreml
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
