@@ -460,6 +460,24 @@ def test_unknown_layer_model_type_and_transform_are_named() -> None:
         _run(spec, x=[[1.0, 1.0]])
 
 
+def test_classifier_outputs_and_dtypes_are_declared_not_guessed() -> None:
+    spec = _model(inputs=(("x", 2),), outputs=())
+    spec.glmClassifier.weights.add().value.extend([1.0, -1.0])
+    _classifier_outputs(spec, (0, 1))
+    spec.description.predictedFeatureName = ""  # not "the first output"
+    with pytest.raises(UnsupportedCoremlSpec, match="without predictedFeatureName"):
+        _run(spec, x=[[1.0, 0.0]])
+    spec.description.predictedFeatureName = "label"
+    spec.description.predictedProbabilitiesName = ""  # "probs" is then produced by nothing
+    with pytest.raises(UnsupportedCoremlSpec, match="'probs' no model produces"):
+        _run(spec, x=[[1.0, 0.0]])
+    spec = _model(inputs=(("x", 2),), outputs=(("y", 2),))
+    spec.scaler.scaleValue.extend([1.0, 1.0])
+    spec.description.output[0].type.multiArrayType.dataType = 65544  # not a Core ML dtype
+    with pytest.raises(UnsupportedCoremlSpec, match="data type 65544"):
+        ClassicExecutor(spec).output_specs()
+
+
 def test_feed_errors_and_specs() -> None:
     spec = _model(inputs=(("x", 2),), outputs=(("y", 2),))
     spec.scaler.scaleValue.extend([1.0, 1.0])

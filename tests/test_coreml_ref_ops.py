@@ -613,3 +613,55 @@ def test_unknown_op_is_named_not_guessed():
 
     with pytest.raises(UnsupportedOp, match="frobnicate"):
         MLProgramExecutor(spec, None)
+
+
+def _patched_spec(build, inputs, op_type: str):
+    """The spec of ``build`` and its first ``op_type`` op, to corrupt in a test."""
+    models: list = []
+    run_mil(build, inputs, model_out=models)
+    spec = models[0].get_spec()
+    fn = spec.mlProgram.functions["main"]
+    ops = fn.block_specializations[fn.opset].operations
+    return spec, ops, next(op for op in ops if op.type == op_type)
+
+
+def _string_param(ops, op, name: str):
+    """The tensor holding op's string parameter ``name`` (inline or in its const op)."""
+    binding = op.inputs[name].arguments[0]
+    if binding.WhichOneof("binding") == "value":
+        return binding.value.immediateValue.tensor.strings
+    const = next(c for c in ops if c.type == "const" and c.outputs[0].name == binding.name)
+    return const.attributes["val"].immediateValue.tensor.strings
+
+
+def test_unknown_output_dtype_is_an_error_not_fp32():
+    # a bfloat16 result has no numpy storage: computing it in fp32 would hide the rounding
+    spec, _, relu = _patched_spec(lambda x: mb.relu(x=x), {"x": randn(2, 3)}, "relu")
+    relu.outputs[0].type.tensorType.dataType = 13  # BFLOAT16
+    from interop.coreml_ref.mlprogram import MLProgramExecutor
+
+    with pytest.raises(UnsupportedOp, match=r"data type 13 .*relu"):
+        MLProgramExecutor(spec, None)
+
+
+@pytest.mark.parametrize(
+    ("build", "op_type", "param", "value"),
+    [
+        (
+            lambda x: mb.conv_transpose(x=x, weight=np.ones((2, 1, 2, 2), np.float32)),
+            "conv_transpose",
+            "pad_type",
+            "mirror",
+        ),
+        (lambda x: mb.cast(x=x, dtype="int32"), "cast", "dtype", "bf16"),
+    ],
+)
+def test_unknown_mode_is_named_not_guessed(build, op_type, param, value):
+    from interop.errors import ConversionError
+
+    x = randn(1, 2, 4, 4)
+    spec, ops, op = _patched_spec(build, {"x": x}, op_type)
+    strings = _string_param(ops, op, param)
+    strings.values[0] = value
+    with pytest.raises(ConversionError, match=rf"{op_type}.*{value}"):
+        load_executor(spec).run({spec.description.input[0].name: x})

@@ -124,10 +124,89 @@ def test_exported_program_input_and_quiet_conversion(capsys):
     assert assert_parity(model, conv, batch_sizes=(1, 3), max_abs=1e-4)
 
 
+class _TwoLayer(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.hidden = torch.nn.Linear(4, 16)
+        self.out = torch.nn.Linear(16, 3)
+
+    def forward(self, x):
+        return self.out(torch.relu(self.hidden(x)))
+
+
+def _dynamic_program(how: str, tmp_path_factory) -> tuple:
+    """An ExportedProgram with Dim("batch") (no bounds), in memory, via .pt2, or pinned."""
+    torch.manual_seed(0)
+    x = torch.randn(8, 4)
+    program = torch.export.export(
+        _TwoLayer().eval(), (x,), dynamic_shapes=({0: torch.export.Dim("batch")},)
+    )
+    if how in ("pt2", "pinned"):
+        path = tmp_path_factory.mktemp("pt2") / "model.pt2"
+        torch.export.save(program, path)
+        program = torch.export.load(path)
+    if how == "pinned":
+        # int() of a SymInt adds a guard that pins the batch (a loader once did this): the
+        # placeholder then reads (8, 4) while range_constraints still name the symbol
+        for node in program.graph.nodes:
+            if node.op == "placeholder":
+                [int(d) for d in node.meta["val"].shape]
+    return program, x
+
+
+@pytest.mark.parametrize("how", ["in_memory", "pt2", "pinned"])
+def test_dynamic_batch_exported_program_converts_and_matches(how, tmp_path_factory):
+    program, x = _dynamic_program(how, tmp_path_factory)
+    conv = interop.convert(program, to="coreml", example_inputs=(x,), precision="fp32")
+    assert conv.input_specs[0].shape == ("batch", 4)
+    arr = conv.model.get_spec().description.input[0].type.multiArrayType
+    assert [(r.lowerBound, r.upperBound) for r in arr.shapeRange.sizeRanges][0] == (1, 1024)
+    pinned_note = [w for w in conv.warnings if "pinned" in w]
+    assert len(pinned_note) == (how == "pinned"), conv.warnings
+    figures = assert_parity(program, conv, batch_sizes=(1, 8), max_abs=TOLERANCES["fp32"].atol)
+    assert max(v for per in figures.values() for v in per.values()) < 1e-5, figures
+
+
+def test_exported_program_batch_bounds_and_fixed_batch():
+    torch.manual_seed(0)
+    model = torch.nn.Linear(5, 2).eval()
+    x = torch.randn(8, 5)
+    bounded = torch.export.export(
+        model, (x,), dynamic_shapes=({0: torch.export.Dim("batch", min=2, max=16)},)
+    )
+    conv = interop.convert(bounded, to="coreml", example_inputs=(x,), precision="fp32")
+    arr = conv.model.get_spec().description.input[0].type.multiArrayType
+    # Core ML gets the program's own bounds, not the converter's default 1..1024
+    assert [(r.lowerBound, r.upperBound) for r in arr.shapeRange.sizeRanges][0] == (2, 16)
+    fixed = torch.export.export(model, (x,))
+    conv = interop.convert(fixed, to="coreml", example_inputs=(x,), precision="fp32")
+    assert conv.input_specs[0].shape == (8, 5)
+    assert any("fixed batch size 8" in w for w in conv.warnings), conv.warnings
+    assert assert_parity(fixed, conv, batch_sizes=(8,), max_abs=TOLERANCES["fp32"].atol)
+
+
 def test_recurrent_model_falls_back_to_tracing_and_says_so(converted):
     _, conv = converted("torch_lstm", "fp32")
     assert conv.provenance["interop.capture"] == "torch.jit.trace"
     assert any("torch.jit.trace" in w for w in conv.warnings)
+
+
+class _Branchy(torch.nn.Module):
+    def forward(self, x):
+        if x.sum() > 0:  # data-dependent: torch.export refuses it, tracing bakes one branch in
+            return x * 2
+        return x - 1
+
+
+def test_tracing_fallback_keeps_tracer_warnings(capsys):
+    x = torch.ones(8, 3)
+    conv = interop.convert(_Branchy(), to="coreml", example_inputs=(x,), precision="fp32")
+    assert conv.provenance["interop.capture"] == "torch.jit.trace"
+    assert any(w.startswith("torch.export failed") for w in conv.warnings), conv.warnings
+    assert any(
+        w.startswith("torch.jit.trace:") and "Python boolean" in w for w in conv.warnings
+    ), conv.warnings
+    assert capsys.readouterr().err.count("TracerWarning") == 0
 
 
 def test_op_without_core_ml_lowering_is_named():

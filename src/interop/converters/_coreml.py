@@ -193,7 +193,7 @@ def deployment_target(ct: Any, value: Any) -> Any:
 
 def feature_specs(features: Any) -> tuple[TensorSpec, ...]:
     """TensorSpecs from a spec's description inputs or outputs."""
-    from interop.coreml_ref.mlprogram import ARRAY_DTYPES
+    from interop.coreml_ref.mlprogram import SCALAR_FEATURE_DTYPES, UnsupportedOp, array_dtype
 
     specs = []
     for feature in features:
@@ -205,13 +205,16 @@ def feature_specs(features: Any) -> tuple[TensorSpec, ...]:
                 if i < len(shape) and rng.lowerBound != rng.upperBound:
                     shape[i] = "batch" if i == 0 else None
             specs.append(
-                TensorSpec(feature.name, tuple(shape), ARRAY_DTYPES.get(arr.dataType, "float32"))
+                TensorSpec(feature.name, tuple(shape), array_dtype(arr.dataType, feature.name))
             )
+        elif kind in SCALAR_FEATURE_DTYPES:
+            specs.append(TensorSpec(feature.name, (), SCALAR_FEATURE_DTYPES[kind]))
         else:
-            dtype = {"doubleType": "float64", "int64Type": "int64", "stringType": "object"}.get(
-                kind or "", "object"
+            raise UnsupportedOp(
+                f"the Core ML model has a {kind} feature {feature.name!r}, which interop "
+                "cannot feed or compare",
+                "give the model multiarray, double, int64 or string features",
             )
-            specs.append(TensorSpec(feature.name, (), dtype))
     return tuple(specs)
 
 

@@ -67,11 +67,10 @@ class SklearnToCoreml(Converter):
                 "classic Core ML specs compute in double (neural networks in float32); "
                 "leave precision unset or pass 'fp32'",
             )
-        from interop.converters._coreml import quiet_coremltools
+        from interop.converters import _coreml
 
-        with quiet_coremltools():
-            # its import announces frontends and native libraries this converter does not use
-            import coremltools as ct
+        captured = _coreml.Captured()
+        ct = _coreml.import_coremltools(captured)
         builder = _Builder()
         if isinstance(example_inputs, (tuple, list)) and len(example_inputs) == 1 and (
             _is_dataframe(example_inputs[0]) or isinstance(example_inputs[0], np.ndarray)
@@ -97,7 +96,17 @@ class SklearnToCoreml(Converter):
         provenance["interop.input_dtypes"] = json.dumps(dtypes)
         spec.description.metadata.userDefined["interop.input_dtypes"] = json.dumps(dtypes)
 
-        mlmodel = ct.models.MLModel(spec, skip_model_load=True)
+        with _coreml.quiet_coremltools() as during:
+            mlmodel = ct.models.MLModel(spec, skip_model_load=True)
+        for message in during.messages:
+            captured.add(message)
+        # coremltools switches off its own scikit-learn frontend for scikit-learn > 1.5.1 and
+        # says so on import; this converter builds the spec itself, so that note is not news
+        warnings_out = [
+            w
+            for w in _coreml.relevant_warnings(captured, "sklearn")
+            if "Disabling scikit-learn conversion API" not in w
+        ]
         if head.kind == "classifier":
             label_dtype = "int64" if head.int_labels else "object"
             outputs: tuple[TensorSpec, ...] = (TensorSpec("classLabel", ("batch",), label_dtype),)
@@ -125,6 +134,7 @@ class SklearnToCoreml(Converter):
             output_kinds=kinds,
             saver=_save,
             suffix=".mlmodel",
+            warnings=warnings_out,
             provenance=provenance,
             default_tolerance=FLOAT32_TOLERANCE if builder.float32 else DOUBLE_TOLERANCE,
             example_feed=feed,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import warnings
 from typing import Any, ClassVar
 
 import numpy as np
@@ -62,14 +63,16 @@ class TorchToCoreml(Converter):
         names = _input_names(model, len(args), is_program)
         warnings_out: list[str] = []
         route = "torch.export"
+        batch_range: tuple[int, int] | None = None
         if is_program:
-            program = model.run_decompositions({})
-            dynamic = dynamic and _program_has_dynamic_batch(program)
+            program, batch_range, note = _prepare_program(model, args, dynamic, max_batch, torch)
+            if note:
+                warnings_out.append(note)
         else:
             was_training = model.training
             model.eval()
             try:
-                program, dynamic, note = _export(model, args, dynamic, torch)
+                program, batch_range, note = _export(model, args, dynamic, max_batch, torch)
                 if note:
                     warnings_out.append(note)
             except Exception as exc:
@@ -80,9 +83,9 @@ class TorchToCoreml(Converter):
                 log.warning(note)
                 warnings_out.append(note)
                 route = "torch.jit.trace"
+                batch_range = (1, max_batch) if dynamic else None
                 try:
-                    with torch.no_grad():
-                        program = torch.jit.trace(model, tuple(args), check_trace=False)
+                    program = _trace(model, args, torch, captured)
                 except Exception as trace_exc:
                     raise ConversionError(
                         f"torch.coreml could not capture the model: export failed with "
@@ -94,11 +97,14 @@ class TorchToCoreml(Converter):
                 if was_training:
                     model.train()
 
+        dynamic = batch_range is not None
         ct_inputs = []
         for name, arg in zip(names, args, strict=True):
             shape: list[Any] = list(arg.shape)
-            if dynamic and shape:
-                shape[0] = ct.RangeDim(lower_bound=1, upper_bound=max_batch, default=shape[0])
+            if batch_range is not None and shape:
+                low, high = batch_range
+                default = min(max(int(shape[0]), low), high)
+                shape[0] = ct.RangeDim(lower_bound=low, upper_bound=high, default=default)
             dtype = np.int32 if not arg.is_floating_point() else np.float32
             ct_inputs.append(ct.TensorType(name=name, shape=tuple(shape), dtype=dtype))
 
@@ -123,9 +129,7 @@ class TorchToCoreml(Converter):
                 # coremltools' TorchScript frontend lowers some modules (nn.LSTM, nn.GRU)
                 # that its torch.export frontend rejects
                 try:
-                    with torch.no_grad():
-                        traced = torch.jit.trace(model.eval(), tuple(args), check_trace=False)
-                    retry = to_coreml(traced)
+                    retry = to_coreml(_trace(model.eval(), args, torch, captured))
                 except Exception as trace_exc:
                     log.debug("tracing fallback failed: %s", _first_line(trace_exc))
             if retry is None:
@@ -189,6 +193,16 @@ class TorchToCoreml(Converter):
         )
 
 
+def _trace(model: Any, args: list[Any], torch: Any, captured: _coreml.Captured) -> Any:
+    """torch.jit.trace, keeping what it warns (a TracerWarning can mean a wrong trace)."""
+    with warnings.catch_warnings(record=True) as caught, torch.no_grad():
+        warnings.simplefilter("always")
+        traced = torch.jit.trace(model, tuple(args), check_trace=False)
+    for warning in caught:
+        captured.add(f"torch.jit.trace: {warning.message}")
+    return traced
+
+
 def _as_tensors(example_inputs: Any, torch: Any) -> list[Any]:
     if example_inputs is None:
         return []
@@ -220,33 +234,104 @@ def _input_names(model: Any, count: int, is_program: bool) -> list[str]:
     return names[:count]
 
 
-def _export(model: Any, args: list[Any], dynamic: bool, torch: Any) -> tuple[Any, bool, str]:
+def _export(
+    model: Any, args: list[Any], dynamic: bool, max_batch: int, torch: Any
+) -> tuple[Any, tuple[int, int] | None, str]:
     """torch.export the model, with a symbolic batch when asked and possible."""
     if dynamic:
-        batch = torch.export.Dim("batch", min=1, max=1024)
-        shapes = tuple({0: batch} if a.ndim else None for a in args)
         try:
-            program = torch.export.export(model, tuple(args), dynamic_shapes=shapes)
-            return program.run_decompositions({}), True, ""
+            program = _export_flexible(model, args, max_batch, torch)
+            return program, _batch_range(program, max_batch), ""
         except Exception as exc:
             note = (
                 f"torch.export with a flexible batch failed ({_first_line(exc)}); "
                 "exported with the example's fixed shapes"
             )
             program = torch.export.export(model, tuple(args))
-            return program.run_decompositions({}), False, note
+            return program.run_decompositions({}), None, note
     program = torch.export.export(model, tuple(args))
-    return program.run_decompositions({}), False, ""
+    return program.run_decompositions({}), None, ""
 
 
-def _program_has_dynamic_batch(program: Any) -> bool:
+def _export_flexible(model: Any, args: list[Any], max_batch: int, torch: Any) -> Any:
+    batch = torch.export.Dim("batch", min=1, max=max_batch)
+    shapes = tuple({0: batch} if a.ndim else None for a in args)
+    program = torch.export.export(model, tuple(args), dynamic_shapes=shapes)
+    return program.run_decompositions({})
+
+
+def _prepare_program(
+    program: Any, args: list[Any], dynamic: bool, max_batch: int, torch: Any
+) -> tuple[Any, tuple[int, int] | None, str]:
+    """Decompose a given ExportedProgram; its batch range is what its graph says.
+
+    coremltools reads each input's batch from the placeholder's shape and the program's
+    range_constraints, and refuses a flexible batch where that shape is a number. A program
+    can carry a symbolic batch that a guard has since pinned to a number (``int()`` of a
+    SymInt after export does that); it is re-exported from ``program.module()`` so the
+    batch the user exported as dynamic stays dynamic.
+    """
+    decomposed = program.run_decompositions({})
+    if not dynamic:
+        return decomposed, None, ""
+    batch_range = _batch_range(decomposed, max_batch)
+    if batch_range is not None or not _batch_was_pinned(program):
+        return decomposed, batch_range, ""
+    try:
+        again = _export_flexible(program.module(), args, max_batch, torch)
+    except Exception as exc:
+        return decomposed, None, (
+            "the ExportedProgram's batch dimension was pinned to a fixed size after export "
+            f"and re-exporting it with a flexible batch failed ({_first_line(exc)})"
+        )
+    return again, _batch_range(again, max_batch), (
+        "the ExportedProgram's symbolic batch had been pinned to a fixed size after export; "
+        "re-exported from program.module() with a flexible batch"
+    )
+
+
+def _user_input_dims(program: Any) -> list[Any]:
+    """The batch dimension of each user input's placeholder (SymInt or int)."""
+    user_inputs = set(program.graph_signature.user_inputs)
+    dims = []
     for node in program.graph.nodes:
-        if node.op == "placeholder" and node.name in program.graph_signature.user_inputs:
-            value = node.meta.get("val")
-            shape = getattr(value, "shape", None)
+        if node.op == "placeholder" and node.name in user_inputs:
+            shape = getattr(node.meta.get("val"), "shape", None)
             if shape:
-                return not isinstance(shape[0], int)
-    return False
+                dims.append(shape[0])
+    return dims
+
+
+def _batch_range(program: Any, max_batch: int) -> tuple[int, int] | None:
+    """The (lower, upper) batch bounds Core ML gets, or None for a fixed batch.
+
+    Read as coremltools reads it: a dimension is flexible only where its printed symbol is
+    a key of range_constraints (a SymInt whose guard made it a number prints as that
+    number). Never ``int()`` a SymInt here: that adds a guard which pins it. The bounds are
+    the program's own, clipped to [1, max_batch].
+    """
+    dims = _user_input_dims(program)
+    if not dims:
+        return None
+    ranges = {str(symbol): bounds for symbol, bounds in program.range_constraints.items()}
+    bounds = ranges.get(str(dims[0]))
+    if bounds is None:
+        return None
+    low, high = 1, max_batch
+    # sympy comparisons, so that torch's int_oo bounds (which int() refuses) work too
+    if bool(bounds.lower > low):
+        low = int(bounds.lower)
+    if bool(bounds.upper < high):
+        high = int(bounds.upper)
+    return (low, high) if low < high else None
+
+
+def _batch_was_pinned(program: Any) -> bool:
+    """A SymInt batch whose expression a guard has since turned into a number."""
+    dims = _user_input_dims(program)
+    node = getattr(dims[0], "node", None) if dims else None
+    expr = getattr(node, "expr", None)
+    return expr is not None and not getattr(expr, "free_symbols", True)
 
 
 __all__ = ["TorchToCoreml"]

@@ -98,7 +98,7 @@ def _feature_spec(feature: Any) -> TensorSpec:
     ftype = feature.type
     kind = ftype.WhichOneof("Type")
     if kind == "multiArrayType":
-        dtype = _ARRAY_DTYPES.get(ftype.multiArrayType.dataType, np.float64)
+        dtype = _array_dtype(ftype.multiArrayType.dataType, feature.name)
         dims = tuple(int(d) for d in ftype.multiArrayType.shape)
         shape: tuple[int | str | None, ...] = ("batch", *dims)
         return TensorSpec(feature.name, shape, np.dtype(dtype).name)
@@ -144,7 +144,7 @@ def _read_input(feature: Any, feed: dict[str, Any]) -> np.ndarray:
 def _cast_output(feature: Any, value: np.ndarray) -> np.ndarray:
     kind = feature.type.WhichOneof("Type")
     if kind == "multiArrayType":
-        dtype = _ARRAY_DTYPES.get(feature.type.multiArrayType.dataType, np.float64)
+        dtype = _array_dtype(feature.type.multiArrayType.dataType, feature.name)
         return np.asarray(value, dtype=dtype)
     if kind == "doubleType":
         return np.asarray(value, dtype=np.float64).reshape(len(value))
@@ -152,8 +152,16 @@ def _cast_output(feature: Any, value: np.ndarray) -> np.ndarray:
         return np.asarray(value, dtype=np.int64).reshape(len(value))
     if kind == "stringType":
         return np.asarray(value, dtype=object).reshape(len(value))
-    # Dictionaries (class probabilities) are returned as (N, n_classes) in class-label order.
-    return np.asarray(value, dtype=np.float64)
+    if kind == "dictionaryType":
+        # Class probabilities are returned as (N, n_classes) in class-label order.
+        return np.asarray(value, dtype=np.float64)
+    raise _unsupported(f"outputs of type {kind!r} (output {feature.name!r})")
+
+
+def _array_dtype(data_type: int, name: str) -> Any:
+    if data_type not in _ARRAY_DTYPES:
+        raise _unsupported(f"multiarray data type {data_type} (feature {name!r})")
+    return _ARRAY_DTYPES[data_type]
 
 
 def _as_matrix(value: np.ndarray) -> np.ndarray:
@@ -205,13 +213,14 @@ def _classifier_outputs(spec: Any, labels: np.ndarray, probabilities: np.ndarray
 
 
 def _name_classifier_outputs(spec: Any, label: np.ndarray, probabilities: Any) -> Features:
+    # The description names the label and probability outputs; neither is guessed from the
+    # order of the outputs (an undeclared output then fails as one no model produces).
     desc = spec.description
-    names = _output_names(spec)
-    label_name = desc.predictedFeatureName or names[0]
+    label_name = desc.predictedFeatureName
+    if not label_name:
+        raise _unsupported(f"a {spec.WhichOneof('Type')} without predictedFeatureName")
     out: Features = {label_name: label}
     prob_name = desc.predictedProbabilitiesName
-    if not prob_name:
-        prob_name = next((n for n in names if n != label_name), "")
     if prob_name and probabilities is not None:
         out[prob_name] = probabilities
     return out

@@ -41,7 +41,31 @@ MIL_DTYPES: dict[int, Any] = {
 }
 
 # FeatureTypes ArrayDataType -> numpy dtype name
-ARRAY_DTYPES = {65552: "float16", 65568: "float32", 65600: "float64", 131104: "int32"}
+ARRAY_DTYPES = {
+    65552: "float16",
+    65568: "float32",
+    65600: "float64",
+    131104: "int32",
+    131080: "int8",
+}
+# Scalar feature types of a model description -> numpy dtype name
+SCALAR_FEATURE_DTYPES = {
+    "doubleType": "float64",
+    "int64Type": "int64",
+    "stringType": "object",
+    "dictionaryType": "float64",  # class probabilities, returned as (N, n_classes)
+}
+
+
+def array_dtype(data_type: int, feature: str) -> str:
+    """The numpy dtype name of a multiarray feature; an unknown code is an error, not fp32."""
+    if data_type not in ARRAY_DTYPES:
+        raise UnsupportedOp(
+            f"the Core ML reference executor does not know multiarray data type {data_type} "
+            f"(feature {feature!r})",
+            "run the model on macOS (Apple's runtime)",
+        )
+    return ARRAY_DTYPES[data_type]
 
 OpFn = Callable[["Args"], Any]
 
@@ -276,7 +300,7 @@ class MLProgramExecutor:
             )
         fn = program.functions[function]
         block = fn.block_specializations[fn.opset]
-        self.input_dtypes = {i.name: MIL_DTYPES.get(i.type.tensorType.dataType) for i in fn.inputs}
+        self.input_dtypes = {i.name: _tensor_dtype(i, "input") for i in fn.inputs}
         self.output_names = list(block.outputs)
         self.constants: dict[str, Any] = {}
         self.steps = self._compile(block)
@@ -308,8 +332,9 @@ class MLProgramExecutor:
                         items.append(("value", decode_value(binding.value, self.blobs)))
                 bindings[arg_name] = items
             outputs = [o.name for o in op.outputs]
+            # an output's declared dtype is what fp16 emulation rounds to: never guessed
             dtypes = [
-                MIL_DTYPES.get(o.type.tensorType.dataType)
+                _tensor_dtype(o, f"output of op {op.type!r}")
                 if o.type.WhichOneof("type") == "tensorType"
                 else None
                 for o in op.outputs
@@ -330,7 +355,7 @@ class MLProgramExecutor:
                     f"the feed lacks the Core ML input {name!r}",
                     "inputs: " + ", ".join(self.input_dtypes),
                 )
-            env[name] = np.asarray(feed[name]).astype(dtype or np.float32)
+            env[name] = np.asarray(feed[name]).astype(dtype)
         self._run_steps(self.steps, env)
         return {name: np.asarray(env[name]) for name in self.output_names}
 
@@ -393,6 +418,20 @@ class MLProgramExecutor:
         return [s.op_type for s in self.steps]
 
 
+def _tensor_dtype(named_value: Any, what: str) -> Any:
+    """The numpy dtype of a MIL NamedValueType holding a tensor; anything else is an error."""
+    kind = named_value.type.WhichOneof("type")
+    code = named_value.type.tensorType.dataType if kind == "tensorType" else None
+    if code not in MIL_DTYPES:
+        described = f"data type {code}" if kind == "tensorType" else f"a {kind} value"
+        raise UnsupportedOp(
+            f"the Core ML reference executor cannot hold {described} "
+            f"({what} {named_value.name!r})",
+            "run the model on macOS (Apple's runtime)",
+        )
+    return MIL_DTYPES[code]
+
+
 def _store(value: Any, dtype: Any) -> Any:
     """Round an op's result to the dtype the program declares (fp16 storage emulation)."""
     if dtype is None or dtype is object or isinstance(value, (str, list)):
@@ -406,10 +445,13 @@ def input_specs_of(spec: Any) -> tuple[TensorSpec, ...]:
     for feature in spec.description.input:
         kind = feature.type.WhichOneof("Type")
         if kind != "multiArrayType":
-            dtype = {"doubleType": "float64", "int64Type": "int64", "stringType": "object"}.get(
-                kind or "", "object"
-            )
-            specs.append(TensorSpec(feature.name, ("batch",), dtype))
+            if kind not in SCALAR_FEATURE_DTYPES:
+                raise UnsupportedOp(
+                    f"the Core ML reference executor does not take {kind} inputs "
+                    f"(input {feature.name!r})",
+                    "run the model on macOS (Apple's runtime)",
+                )
+            specs.append(TensorSpec(feature.name, ("batch",), SCALAR_FEATURE_DTYPES[kind]))
             continue
         arr = feature.type.multiArrayType
         shape: list[int | str | None] = [int(s) for s in arr.shape]
@@ -417,9 +459,8 @@ def input_specs_of(spec: Any) -> tuple[TensorSpec, ...]:
         for i, rng in enumerate(ranges):
             if i < len(shape) and rng.lowerBound != rng.upperBound:
                 shape[i] = "batch" if i == 0 else None
-        specs.append(
-            TensorSpec(feature.name, tuple(shape), ARRAY_DTYPES.get(arr.dataType, "float32"))
-        )
+        dtype = array_dtype(arr.dataType, feature.name)
+        specs.append(TensorSpec(feature.name, tuple(shape), dtype))
     return tuple(specs)
 
 

@@ -129,7 +129,10 @@ def _real_div(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def _cast(a: Args) -> np.ndarray:
-    dtype = CAST_DTYPES[str(a.scalar("dtype"))]
+    name = str(a.scalar("dtype"))
+    if name not in CAST_DTYPES:
+        raise ValueError(f"cast to dtype {name!r} is not implemented")
+    dtype = CAST_DTYPES[name]
     x = np.asarray(a.raw("x"))
     if np.issubdtype(dtype, np.integer) and x.dtype.kind == "f":
         x = np.trunc(x)  # Core ML's float -> int cast truncates toward zero

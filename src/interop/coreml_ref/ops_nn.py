@@ -176,8 +176,10 @@ def _conv_transpose(a: Args) -> np.ndarray:
             total = max(full[i] - in_sizes[i] * strides[i], 0)
             small, large = total // 2, total - total // 2
             crop.append((small, large) if pad_type == "same" else (large, small))
-    else:
+    elif pad_type == "valid":
         crop = [(0, 0)] * n
+    else:
+        raise ValueError(f"unknown pad_type {pad_type!r}")
     output_shape = a.ints("output_shape")
     out_sizes = output_shape[-n:] if output_shape else None
     return conv_transpose_nd(
@@ -346,9 +348,16 @@ def _lstm_direction(
     return np.stack(outputs), h, c
 
 
+def _direction(a: Args, allowed: tuple[str, ...]) -> str:
+    direction = str(a.scalar("direction", "forward"))
+    if direction not in allowed:
+        raise ValueError(f"{a.op_type} direction {direction!r} is not implemented")
+    return direction
+
+
 def _lstm(a: Args) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     x, h0, c0 = a["x"], a["initial_h"], a["initial_c"]
-    direction = str(a.scalar("direction", "forward"))
+    direction = _direction(a, ("forward", "reverse", "bidirectional"))
     acts = (
         _activation(a.scalar("recurrent_activation", "sigmoid")),
         _activation(a.scalar("cell_activation", "tanh")),
@@ -411,7 +420,7 @@ def _gru(a: Args) -> tuple[np.ndarray, np.ndarray]:
     hidden = w_hh.shape[1]
     rec = _activation(a.scalar("recurrent_activation", "sigmoid"))
     act = _activation(a.scalar("activation", "tanh"))
-    reverse = str(a.scalar("direction", "forward")) == "reverse"
+    reverse = _direction(a, ("forward", "reverse")) == "reverse"
     x_proj = np.matmul(x, w_ih.T) + (0 if bias is None else bias)
     w_r, w_o, w_z = (w_hh[k * hidden : (k + 1) * hidden] for k in range(3))
     outputs = [np.empty(0)] * x.shape[0]

@@ -117,6 +117,8 @@ _SCATTER_MODES = {
 
 
 def _scatter_into(out: np.ndarray, index: tuple, updates: np.ndarray, mode: str) -> np.ndarray:
+    if mode not in _SCATTER_MODES:
+        raise ValueError(f"scatter mode {mode!r} is not implemented")
     combine = _SCATTER_MODES[mode]
     if combine is None:
         out[index] = updates
