@@ -14,13 +14,17 @@ import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import numpy as np
-
+from interop._lazy import LazyModule
 from interop.converters.base import Converter
 from interop.errors import ConversionError, InvalidInput
 from interop.types import Conversion, TensorSpec, Tolerance
+
+if TYPE_CHECKING:
+    import numpy as np
+else:  # numpy loads when a conversion or run first needs it
+    np = LazyModule("numpy")
 
 SPECIFICATION_VERSION = 4  # iOS 13 / macOS 10.15: every spec type emitted here is defined there
 DOUBLE = 65600  # ArrayFeatureType.DOUBLE

@@ -5,14 +5,18 @@ from __future__ import annotations
 import inspect
 import logging
 import warnings
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import numpy as np
-
+from interop._lazy import LazyModule
 from interop.converters import _coreml
 from interop.converters.base import Converter
 from interop.errors import ConversionError, InvalidInput
 from interop.types import Conversion, Tolerance
+
+if TYPE_CHECKING:
+    import numpy as np
+else:  # numpy loads when a conversion or run first needs it
+    np = LazyModule("numpy")
 
 log = logging.getLogger("interop.torch_coreml")
 

@@ -10,14 +10,18 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
+from interop._lazy import LazyModule
 from interop.converters.base import modules_missing
 from interop.errors import InvalidInput
 from interop.runtimes.base import Runtime
 from interop.types import TensorSpec
+
+if TYPE_CHECKING:
+    import numpy as np
+else:  # numpy loads when a conversion or run first needs it
+    np = LazyModule("numpy")
 
 
 def native_available() -> bool:
