@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{case.name:40} {case.framework:11} {', '.join(case.tags)}")
         return 0
     available = runner.available_targets()
-    targets = args.target or sorted(available)
+    targets = runner.columns_for(args.target or sorted(available))
     options = runner.Options(
         latency=not args.no_latency, timeout_s=args.timeout, memory_limit_mb=args.memory_limit_mb
     )

@@ -96,6 +96,24 @@ def _quiet(case_name: str) -> None:
     os.dup2(log.fileno(), 2)
 
 
+# Extra matrix columns: the same target converted with other options. Core ML's default
+# precision is fp16; the fp32 column shows what the model computes without that rounding.
+VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "coreml-fp32": ("coreml", {"precision": "fp32"}),
+}
+
+
+def column_target(column: str) -> tuple[str, dict[str, Any]]:
+    """The target and convert() options behind a matrix column name."""
+    return VARIANTS.get(column, (column, {}))
+
+
+def columns_for(targets: list[str]) -> list[str]:
+    """The matrix columns for these targets: each target plus its variants."""
+    extra = [c for c, (t, _) in VARIANTS.items() if t in targets and c not in targets]
+    return sorted([*targets, *extra])
+
+
 def run_case(case: Any, targets: list[str], options: Options) -> list[dict[str, Any]]:
     """Build, convert and check one case (runs in the case's subprocess)."""
     import logging
@@ -109,12 +127,16 @@ def run_case(case: Any, targets: list[str], options: Options) -> list[dict[str, 
     build_s = time.perf_counter() - started
     cells = []
     for target in targets:
-        if target in case.skip:
-            cells.append(_cell(case, target, "cannot convert", case.skip[target]))
+        base, convert_options = column_target(target)
+        skip = case.skip.get(target) or case.skip.get(base)
+        if skip:
+            cells.append(_cell(case, target, "cannot convert", skip))
             continue
         t0 = time.perf_counter()
         try:
-            conversion = interop.convert(model, to=target, example_inputs=example_inputs)
+            conversion = interop.convert(
+                model, to=base, example_inputs=example_inputs, **convert_options
+            )
         except Exception as exc:
             cells.append(_cell(case, target, "cannot convert", _first_line(exc),
                                convert_s=time.perf_counter() - t0))
@@ -193,12 +215,14 @@ def run_suite(
     unavailable = unavailable_reasons()
 
     def one(case: Any) -> list[dict[str, Any]]:
-        wanted = [t for t in targets if case.framework in supported.get(t, set())]
+        wanted = [
+            t for t in targets if case.framework in supported.get(column_target(t)[0], set())
+        ]
         cells = []
         for target in targets:
             if target in wanted:
                 continue
-            why = unavailable.get((case.framework, target))
+            why = unavailable.get((case.framework, column_target(target)[0]))
             if why:  # a registered converter that cannot be used is worth a visible cell
                 cells.append(_cell(case, target, "cannot convert", why))
             else:  # no converter for this pair at all: not applicable
@@ -305,7 +329,10 @@ def matrix_markdown(data: dict[str, Any]) -> str:
         "output and batch size (1 and 8), and latency ratio converted/original p50 at batch 8 "
         "(1 thread each side; below 1 means the converted model is faster). \"no latency\": "
         "the runtime cannot time honestly (the Core ML reference executor on Linux). "
-        "\"–\": no converter for that pair. See [tolerances](tolerances.md) for how to read "
+        "\"–\": no converter for that pair. Column `coreml` is Core ML's default precision "
+        "(fp16 ML programs for torch and Keras, checked against the fp16 profile; "
+        "scikit-learn's classic specs compute in double), `coreml-fp32` the same conversion "
+        "with `precision=\"fp32\"`. See [tolerances](tolerances.md) for how to read "
         "the figures.",
         "",
         "| case | framework | " + " | ".join(targets) + " |",
