@@ -9,7 +9,7 @@ from typing import Any
 
 from interop import registry
 from interop.detect import detect_path, detect_source
-from interop.errors import ConversionError, InteropError, InvalidInput
+from interop.errors import ConversionError, InteropError, InvalidInput, first_line
 from interop.harness.compare import compare_output
 from interop.types import Conversion, ConverterInfo, Tolerance
 
@@ -90,7 +90,7 @@ def validate(model: Any, conversion: Conversion, tolerance: Tolerance | None = N
     except Exception as exc:
         raise InvalidInput(
             f"the original {conversion.source} model failed on the example inputs: "
-            f"{type(exc).__name__}: " + (str(exc).strip().splitlines() or [""])[0],
+            + first_line(exc),
             "pass example inputs the model accepts (check their shapes and dtypes)",
         ) from exc
     try:
@@ -100,8 +100,7 @@ def validate(model: Any, conversion: Conversion, tolerance: Tolerance | None = N
         raise
     except Exception as exc:
         raise ConversionError(
-            f"the converted model failed to run on the example inputs: {type(exc).__name__}: "
-            + (str(exc).strip().splitlines() or [""])[0],
+            "the converted model failed to run on the example inputs: " + first_line(exc),
             "the converter produced a model the runtime rejects; try another opset or converter",
         ) from exc
     results = {}

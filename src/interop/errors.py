@@ -5,6 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 
+def first_line(exc: BaseException) -> str:
+    """``Type: first line of the message``: how a foreign exception is quoted in ours."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+
+
 class InteropError(Exception):
     """Base of every error interop raises on purpose.
 
@@ -73,4 +79,4 @@ class PluginError(InteropError):
     exit_code = 4
 
 
-__all__ += ["PluginError"]
+__all__ += ["PluginError", "first_line"]

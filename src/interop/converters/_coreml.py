@@ -167,6 +167,15 @@ def relevant_warnings(captured: Captured, source: str) -> list[str]:
     return kept
 
 
+# The options every ML-program converter (torch, TensorFlow) declares, with their defaults.
+MLPROGRAM_OPTIONS: dict[str, Any] = {
+    "precision": "fp16",
+    "dynamic_batch": True,
+    "max_batch": 1024,
+    "minimum_deployment_target": None,
+}
+
+
 def check_precision(value: Any) -> str:
     if value not in PRECISIONS:
         raise InvalidInput(

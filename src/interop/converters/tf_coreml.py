@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from interop._lazy import LazyModule
 from interop.converters import _coreml
 from interop.converters.base import Converter
-from interop.errors import ConversionError, InteropError
+from interop.errors import ConversionError, InteropError, first_line
 from interop.types import Conversion, Tolerance
 
 if TYPE_CHECKING:
@@ -51,11 +51,6 @@ def register_erfc() -> None:
     _ERFC_REGISTERED = True
 
 
-def _unsupported(exc: BaseException) -> str:
-    text = str(exc).strip()
-    first = text.splitlines()[0] if text else ""
-    return f"{type(exc).__name__}: {first}".strip()
-
 
 class TensorflowToCoreml(Converter):
     """Keras 3 models, tf.Modules with a tf.function, and SavedModels to an ML program."""
@@ -63,12 +58,7 @@ class TensorflowToCoreml(Converter):
     name: ClassVar[str] = "tensorflow.coreml"
     source: ClassVar[str] = "tensorflow"
     target: ClassVar[str] = "coreml"
-    options: ClassVar[dict[str, Any]] = {
-        "precision": "fp16",
-        "dynamic_batch": True,
-        "max_batch": 1024,
-        "minimum_deployment_target": None,
-    }
+    options: ClassVar[dict[str, Any]] = dict(_coreml.MLPROGRAM_OPTIONS)
     default_tolerance: ClassVar[Tolerance] = _coreml.TOLERANCES["fp16"]
     requires: ClassVar[tuple[str, ...]] = ("tensorflow", "coremltools")
     install_hint: ClassVar[str] = "pip install 'interop[tensorflow,coreml]'"
@@ -115,7 +105,7 @@ class TensorflowToCoreml(Converter):
             except Exception as exc:
                 raise ConversionError(
                     f"TensorFlow could not trace {tf_model.kind} {tf_model.name!r}: "
-                    f"{_unsupported(exc)}",
+                    f"{first_line(exc)}",
                     "check that the model runs on example_inputs as given",
                 ) from exc
             ct_inputs = []
@@ -140,18 +130,18 @@ class TensorflowToCoreml(Converter):
                 if not flexible and dynamic:
                     warnings_out.append(
                         f"coremltools could not convert with a flexible batch "
-                        f"({_unsupported(failure) if failure else ''}); the Core ML model "
+                        f"({first_line(failure) if failure else ''}); the Core ML model "
                         f"has the fixed batch size {int(arrays[0].shape[0])}"
                     )
                 break
             except Exception as exc:
                 failure = exc
-                log.debug("coremltools failed (flexible batch=%s): %s", flexible, _unsupported(exc))
+                log.debug("coremltools failed (flexible batch=%s): %s", flexible, first_line(exc))
         if mlmodel is None:
             assert failure is not None
             raise ConversionError(
                 f"coremltools could not convert {tf_model.kind} {tf_model.name!r}: "
-                f"{_unsupported(failure)}",
+                f"{first_line(failure)}",
                 "the message names the TensorFlow op or layer without a Core ML lowering; "
                 "replace that layer, or convert to ONNX instead",
             ) from failure
@@ -241,7 +231,7 @@ def _unrolled_clone(model: Any) -> Any:
     except Exception as exc:
         raise ConversionError(
             f"coremltools cannot convert Keras 3 recurrent layers, and unrolling them failed: "
-            f"{_unsupported(exc)}",
+            f"{first_line(exc)}",
             "give the RNN layers a fixed number of time steps, or convert to ONNX instead",
         ) from exc
     return copy

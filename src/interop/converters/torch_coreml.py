@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from interop._lazy import LazyModule
 from interop.converters import _coreml
 from interop.converters.base import Converter
-from interop.errors import ConversionError, InvalidInput
+from interop.errors import ConversionError, InvalidInput, first_line
 from interop.types import Conversion, Tolerance
 
 if TYPE_CHECKING:
@@ -21,10 +21,6 @@ else:  # numpy loads when a conversion or run first needs it
 log = logging.getLogger("interop.torch_coreml")
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}".strip()
-
 
 class TorchToCoreml(Converter):
     """nn.Module / ExportedProgram -> ML program (.mlpackage), fp16 by default."""
@@ -32,12 +28,7 @@ class TorchToCoreml(Converter):
     name: ClassVar[str] = "torch.coreml"
     source: ClassVar[str] = "torch"
     target: ClassVar[str] = "coreml"
-    options: ClassVar[dict[str, Any]] = {
-        "precision": "fp16",
-        "dynamic_batch": True,
-        "max_batch": 1024,
-        "minimum_deployment_target": None,
-    }
+    options: ClassVar[dict[str, Any]] = dict(_coreml.MLPROGRAM_OPTIONS)
     default_tolerance: ClassVar[Tolerance] = _coreml.TOLERANCES["fp16"]
     requires: ClassVar[tuple[str, ...]] = ("torch", "coremltools")
     install_hint: ClassVar[str] = "pip install 'interop[torch,coreml]'"
@@ -81,7 +72,7 @@ class TorchToCoreml(Converter):
                     warnings_out.append(note)
             except Exception as exc:
                 note = (
-                    f"torch.export failed ({_first_line(exc)}); converted from torch.jit.trace "
+                    f"torch.export failed ({first_line(exc)}); converted from torch.jit.trace "
                     "instead"
                 )
                 log.warning(note)
@@ -93,7 +84,7 @@ class TorchToCoreml(Converter):
                 except Exception as trace_exc:
                     raise ConversionError(
                         f"torch.coreml could not capture the model: export failed with "
-                        f"{_first_line(exc)}; tracing failed with {_first_line(trace_exc)}",
+                        f"{first_line(exc)}; tracing failed with {first_line(trace_exc)}",
                         "make the model exportable with torch.export (no data-dependent "
                         "control flow), or convert an ExportedProgram",
                     ) from trace_exc
@@ -135,15 +126,15 @@ class TorchToCoreml(Converter):
                 try:
                     retry = to_coreml(_trace(model.eval(), args, torch, captured))
                 except Exception as trace_exc:
-                    log.debug("tracing fallback failed: %s", _first_line(trace_exc))
+                    log.debug("tracing fallback failed: %s", first_line(trace_exc))
             if retry is None:
                 raise ConversionError(
-                    f"coremltools could not convert the torch model: {_first_line(exc)}",
+                    f"coremltools could not convert the torch model: {first_line(exc)}",
                     "the message names the op without a Core ML lowering; replace that layer, "
                     "or try precision='fp32' / another minimum_deployment_target",
                 ) from exc
             note = (
-                f"coremltools rejected the torch.export program ({_first_line(exc)}); "
+                f"coremltools rejected the torch.export program ({first_line(exc)}); "
                 "converted from torch.jit.trace instead"
             )
             log.warning(note)
@@ -248,7 +239,7 @@ def _export(
             return program, _batch_range(program, max_batch), ""
         except Exception as exc:
             note = (
-                f"torch.export with a flexible batch failed ({_first_line(exc)}); "
+                f"torch.export with a flexible batch failed ({first_line(exc)}); "
                 "exported with the example's fixed shapes"
             )
             program = torch.export.export(model, tuple(args))
@@ -286,7 +277,7 @@ def _prepare_program(
     except Exception as exc:
         return decomposed, None, (
             "the ExportedProgram's batch dimension was pinned to a fixed size after export "
-            f"and re-exporting it with a flexible batch failed ({_first_line(exc)})"
+            f"and re-exporting it with a flexible batch failed ({first_line(exc)})"
         )
     return again, _batch_range(again, max_batch), (
         "the ExportedProgram's symbolic batch had been pinned to a fixed size after export; "

@@ -7,8 +7,9 @@ name of the format it runs (``onnx``, ``coreml``, ``torch``, ...). It is used as
         rt.input_specs()          # tuple[TensorSpec, ...]
         outputs = rt.run(feed)    # dict[str, numpy.ndarray]
 
-``RuntimeClass.available() -> (bool, reason)`` is a static method that must not import the
-framework. ``model`` is an in-memory model object or a path. For a source framework's
+``RuntimeClass.available() -> (bool, reason)`` is a class or static method that must not
+import the framework (the base class answers from ``requires`` and ``install_hint``).
+``model`` is an in-memory model object or a path. For a source framework's
 runtime (torch, tensorflow, sklearn) the feed is keyed by the original's input names
 (``conversion.input_map`` keys, in order) and the result by the original's output names
 (``conversion.output_map`` keys); for a converted format both use the converted model's
@@ -20,6 +21,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from interop.converters.base import modules_missing
 from interop.types import TensorSpec
 
 if TYPE_CHECKING:  # numpy is imported where it is used: --list loads this module
@@ -31,9 +33,15 @@ class Runtime:
 
     name = ""
     format = ""
+    requires: tuple[str, ...] = ()
+    install_hint = ""
 
-    @staticmethod
-    def available() -> tuple[bool, str]:
+    @classmethod
+    def available(cls) -> tuple[bool, str]:
+        missing = modules_missing(cls.requires)
+        if missing:
+            hint = cls.install_hint or "pip install " + " ".join(missing)
+            return False, f"{', '.join(missing)} not installed; {hint}"
         return True, ""
 
     def __init__(self, model: Any, *, conversion: Any = None, threads: int | None = 1) -> None:

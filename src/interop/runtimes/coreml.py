@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from interop._lazy import LazyModule
-from interop.converters.base import modules_missing
 from interop.errors import InvalidInput
 from interop.runtimes.base import Runtime
 from interop.types import TensorSpec
@@ -36,11 +35,8 @@ class CoremlRuntime(Runtime):
     format = "coreml"
     measures_latency = native_available()
 
-    @staticmethod
-    def available() -> tuple[bool, str]:
-        if modules_missing(("coremltools",)):
-            return False, "coremltools not installed; pip install 'interop[coreml]'"
-        return True, ""
+    requires = ("coremltools",)
+    install_hint = "pip install 'interop[coreml]'"
 
     def __init__(self, model: Any, *, conversion: Any = None, threads: int | None = 1) -> None:
         super().__init__(model, conversion=conversion, threads=threads)

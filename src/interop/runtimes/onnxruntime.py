@@ -3,44 +3,37 @@
 from __future__ import annotations
 
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from interop.converters._onnx import value_specs
-from interop.converters.base import modules_missing
+from interop.runtimes.base import Runtime
 from interop.types import TensorSpec
 
 if TYPE_CHECKING:  # numpy is imported where it is used: --list loads this module
     import numpy as np
 
 
-class OnnxRuntime:
+class OnnxRuntime(Runtime):
     """A loaded onnxruntime session. ``model`` is an onnx.ModelProto, bytes or a path."""
 
     name = "onnxruntime"
     format = "onnx"
-
-    @staticmethod
-    def available() -> tuple[bool, str]:
-        missing = modules_missing(("onnxruntime", "onnx"))
-        if missing:
-            return False, f"{', '.join(missing)} not installed; pip install 'interop[onnx]'"
-        return True, ""
+    requires = ("onnxruntime", "onnx")
+    install_hint = "pip install 'interop[onnx]'"
 
     def __init__(self, model: Any, *, conversion: Any = None, threads: int | None = 1) -> None:
-        self._model = model
-        self._threads = threads
+        super().__init__(model, conversion=conversion, threads=threads)
         self.session: Any = None
 
-    def __enter__(self) -> OnnxRuntime:
+    def load(self) -> None:
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
-        if self._threads:
-            opts.intra_op_num_threads = int(self._threads)
+        if self.threads:
+            opts.intra_op_num_threads = int(self.threads)
             opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
-        model = self._model
+        model = self.model
         if isinstance(model, (str, Path)):
             source: Any = str(model)
         elif isinstance(model, bytes):
@@ -48,23 +41,17 @@ class OnnxRuntime:
         else:
             source = model.SerializeToString()
         self.session = ort.InferenceSession(source, opts, providers=["CPUExecutionProvider"])
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
         self.session = None
 
     def input_specs(self) -> tuple[TensorSpec, ...]:
         import onnx
 
-        if isinstance(self._model, onnx.ModelProto):
+        if isinstance(self.model, onnx.ModelProto):
             from interop.converters._onnx import graph_inputs
 
-            return value_specs(graph_inputs(self._model))
+            return value_specs(graph_inputs(self.model))
         specs = []
         for i in self.session.get_inputs():
             dtype = _ORT_TYPES.get(i.type, i.type)

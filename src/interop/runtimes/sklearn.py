@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from interop.converters.base import modules_missing
 from interop.errors import InvalidInput
 from interop.runtimes.base import Runtime
 from interop.types import TensorSpec
@@ -45,13 +44,8 @@ class SklearnRuntime(Runtime):
 
     name = "sklearn"
     format = "sklearn"
-
-    @staticmethod
-    def available() -> tuple[bool, str]:
-        missing = modules_missing(("sklearn",))
-        if missing:
-            return False, "scikit-learn not installed; pip install 'interop[sklearn]'"
-        return True, ""
+    requires = ("sklearn",)
+    install_hint = "pip install 'interop[sklearn]'"
 
     def load(self) -> None:
         self._columns = _fitted_columns(self.model)

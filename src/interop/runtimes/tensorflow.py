@@ -21,11 +21,10 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from interop.converters.base import modules_missing
 from interop.errors import InvalidInput
+from interop.runtimes.base import Runtime
 from interop.types import TensorSpec
 
 if TYPE_CHECKING:  # numpy is imported where it is used: --list loads this module
@@ -470,37 +469,24 @@ def set_threads(threads: int | None) -> int | None:
     return tf.config.threading.get_intra_op_parallelism_threads() or None
 
 
-class TensorflowRuntime:
+class TensorflowRuntime(Runtime):
     """Runs a TensorFlow/Keras model through its traced tf.function (never eagerly)."""
 
     name = "tensorflow"
     format = "tensorflow"
-
-    @staticmethod
-    def available() -> tuple[bool, str]:
-        missing = modules_missing(("tensorflow",))
-        if missing:
-            return False, "tensorflow not installed; pip install 'interop[tensorflow]'"
-        return True, ""
+    requires = ("tensorflow",)
+    install_hint = "pip install 'interop[tensorflow]'"
 
     def __init__(self, model: Any, *, conversion: Any = None, threads: int | None = 1) -> None:
-        self.model = model
-        self.conversion = conversion
-        self.threads = threads
+        super().__init__(model, conversion=conversion, threads=threads)
         self.effective_threads: int | None = None
         self.tf_model: TfModel | None = None
 
-    def __enter__(self) -> TensorflowRuntime:
+    def load(self) -> None:
         self.effective_threads = set_threads(self.threads)
         self.tf_model = describe(self.model)
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
         self.tf_model = None
 
     def _model(self) -> TfModel:

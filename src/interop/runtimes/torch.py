@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from interop.converters.base import modules_missing
 from interop.errors import InvalidInput
 from interop.runtimes.base import Runtime
 from interop.types import TensorSpec
@@ -18,12 +17,8 @@ class TorchRuntime(Runtime):
 
     name = "torch"
     format = "torch"
-
-    @staticmethod
-    def available() -> tuple[bool, str]:
-        if modules_missing(("torch",)):
-            return False, "torch not installed; pip install 'interop[torch]'"
-        return True, ""
+    requires = ("torch",)
+    install_hint = "pip install 'interop[torch]'"
 
     def __init__(self, model: Any, *, conversion: Any = None, threads: int | None = 1) -> None:
         super().__init__(model, conversion=conversion, threads=threads)

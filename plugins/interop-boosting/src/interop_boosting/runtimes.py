@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 
-from interop.converters.base import modules_missing
 from interop.runtimes.base import Runtime
 from interop.types import TensorSpec
 
@@ -52,11 +51,8 @@ class XGBoostRuntime(_NativeRuntime):
 
     name = "xgboost"
     format = "xgboost"
-
-    @staticmethod
-    def available() -> tuple[bool, str]:
-        missing = modules_missing(("xgboost",))
-        return (False, "xgboost not installed; pip install xgboost") if missing else (True, "")
+    requires = ("xgboost",)
+    install_hint = "pip install xgboost"
 
 
 class LightGBMRuntime(_NativeRuntime):
@@ -64,8 +60,5 @@ class LightGBMRuntime(_NativeRuntime):
 
     name = "lightgbm"
     format = "lightgbm"
-
-    @staticmethod
-    def available() -> tuple[bool, str]:
-        missing = modules_missing(("lightgbm",))
-        return (False, "lightgbm not installed; pip install lightgbm") if missing else (True, "")
+    requires = ("lightgbm",)
+    install_hint = "pip install lightgbm"

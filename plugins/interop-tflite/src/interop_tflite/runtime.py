@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import numpy as np
 
-from interop.converters.base import modules_missing
+from interop.runtimes.base import Runtime
 from interop.types import TensorSpec
 
 
@@ -50,37 +49,24 @@ def _runner(interpreter: Any) -> Any:
     return interpreter.get_signature_runner(key)
 
 
-class TfliteRuntime:
+class TfliteRuntime(Runtime):
     """A LiteRT interpreter with a fixed thread count, used through its serving signature."""
 
     name = "tflite"
     format = "tflite"
-
-    @staticmethod
-    def available() -> tuple[bool, str]:
-        missing = modules_missing(("ai_edge_litert",))
-        if missing:
-            return False, "ai_edge_litert not installed; pip install ai-edge-litert"
-        return True, ""
+    requires = ("ai_edge_litert",)
+    install_hint = "pip install ai-edge-litert"
 
     def __init__(self, model: Any, *, conversion: Any = None, threads: int | None = 1) -> None:
-        self.model = model
-        self.conversion = conversion
-        self.threads = threads
+        super().__init__(model, conversion=conversion, threads=threads)
         self._runner: Any = None
         self._dtypes: dict[str, Any] = {}
 
-    def __enter__(self) -> TfliteRuntime:
+    def load(self) -> None:
         self._runner = _runner(_interpreter(self.model, self.threads))
         self._dtypes = {n: d["dtype"] for n, d in self._runner.get_input_details().items()}
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
         self._runner = None
 
     def input_specs(self) -> tuple[TensorSpec, ...]:
