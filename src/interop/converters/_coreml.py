@@ -7,10 +7,11 @@ import datetime as _dt
 import io
 import logging
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+from interop.converters.base import Converter
 from interop.errors import InvalidInput
 from interop.types import TensorSpec, Tolerance
 
@@ -167,13 +168,17 @@ def relevant_warnings(captured: Captured, source: str) -> list[str]:
     return kept
 
 
-# The options every ML-program converter (torch, TensorFlow) declares, with their defaults.
-MLPROGRAM_OPTIONS: dict[str, Any] = {
-    "precision": "fp16",
-    "dynamic_batch": True,
-    "max_batch": 1024,
-    "minimum_deployment_target": None,
-}
+class MLProgramConverter(Converter):
+    """What the ML-program converters (torch, TensorFlow) share: target, options, tolerance."""
+
+    target: ClassVar[str] = "coreml"
+    options: ClassVar[Mapping[str, Any]] = {
+        "precision": "fp16",
+        "dynamic_batch": True,
+        "max_batch": 1024,
+        "minimum_deployment_target": None,
+    }
+    default_tolerance: ClassVar[Tolerance] = TOLERANCES["fp16"]
 
 
 def check_precision(value: Any) -> str:

@@ -15,9 +15,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from interop._lazy import LazyModule
 from interop.converters import _coreml
-from interop.converters.base import Converter
 from interop.errors import ConversionError, InteropError, first_line
-from interop.types import Conversion, Tolerance
+from interop.types import Conversion
 
 if TYPE_CHECKING:
     import numpy as np
@@ -51,15 +50,11 @@ def register_erfc() -> None:
     _ERFC_REGISTERED = True
 
 
-
-class TensorflowToCoreml(Converter):
+class TensorflowToCoreml(_coreml.MLProgramConverter):
     """Keras 3 models, tf.Modules with a tf.function, and SavedModels to an ML program."""
 
     name: ClassVar[str] = "tensorflow.coreml"
     source: ClassVar[str] = "tensorflow"
-    target: ClassVar[str] = "coreml"
-    options: ClassVar[dict[str, Any]] = dict(_coreml.MLPROGRAM_OPTIONS)
-    default_tolerance: ClassVar[Tolerance] = _coreml.TOLERANCES["fp16"]
     requires: ClassVar[tuple[str, ...]] = ("tensorflow", "coremltools")
     install_hint: ClassVar[str] = "pip install 'interop[tensorflow,coreml]'"
 

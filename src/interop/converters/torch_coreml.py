@@ -9,9 +9,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from interop._lazy import LazyModule
 from interop.converters import _coreml
-from interop.converters.base import Converter
 from interop.errors import ConversionError, InvalidInput, first_line
-from interop.types import Conversion, Tolerance
+from interop.types import Conversion
 
 if TYPE_CHECKING:
     import numpy as np
@@ -21,15 +20,11 @@ else:  # numpy loads when a conversion or run first needs it
 log = logging.getLogger("interop.torch_coreml")
 
 
-
-class TorchToCoreml(Converter):
+class TorchToCoreml(_coreml.MLProgramConverter):
     """nn.Module / ExportedProgram -> ML program (.mlpackage), fp16 by default."""
 
     name: ClassVar[str] = "torch.coreml"
     source: ClassVar[str] = "torch"
-    target: ClassVar[str] = "coreml"
-    options: ClassVar[dict[str, Any]] = dict(_coreml.MLPROGRAM_OPTIONS)
-    default_tolerance: ClassVar[Tolerance] = _coreml.TOLERANCES["fp16"]
     requires: ClassVar[tuple[str, ...]] = ("torch", "coremltools")
     install_hint: ClassVar[str] = "pip install 'interop[torch,coreml]'"
 
