@@ -180,6 +180,18 @@ class MLProgramConverter(Converter):
     }
     default_tolerance: ClassVar[Tolerance] = TOLERANCES["fp16"]
 
+    @staticmethod
+    def _setup(options: Mapping[str, Any]) -> tuple[str, bool, int, Captured, Any, Any]:
+        """Checked options, a warning collector, coremltools, and the deployment target."""
+        precision = check_precision(options["precision"])
+        captured = Captured()
+        ct = import_coremltools(captured)
+        target = deployment_target(ct, options["minimum_deployment_target"])
+        return (
+            precision, bool(options["dynamic_batch"]), int(options["max_batch"]), captured, ct,
+            target,
+        )
+
 
 def check_precision(value: Any) -> str:
     if value not in PRECISIONS:

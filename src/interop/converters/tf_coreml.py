@@ -62,13 +62,8 @@ class TensorflowToCoreml(_coreml.MLProgramConverter):
         from interop.converters.tf_onnx import _check_shape, _flatten_examples
         from interop.runtimes.tensorflow import describe, import_tensorflow, signature_feed
 
-        precision = _coreml.check_precision(options["precision"])
-        dynamic = bool(options["dynamic_batch"])
-        max_batch = int(options["max_batch"])
         tf = import_tensorflow()
-        captured = _coreml.Captured()
-        ct = _coreml.import_coremltools(captured)
-        target = _coreml.deployment_target(ct, options["minimum_deployment_target"])
+        precision, dynamic, max_batch, captured, ct, target = self._setup(options)
         register_erfc()
 
         source_model = model

@@ -31,12 +31,7 @@ class TorchToCoreml(_coreml.MLProgramConverter):
     def _convert(self, model: Any, example_inputs: Any, options: dict[str, Any]) -> Conversion:
         import torch
 
-        precision = _coreml.check_precision(options["precision"])
-        dynamic = bool(options["dynamic_batch"])
-        max_batch = int(options["max_batch"])
-        captured = _coreml.Captured()
-        ct = _coreml.import_coremltools(captured)
-        target = _coreml.deployment_target(ct, options["minimum_deployment_target"])
+        precision, dynamic, max_batch, captured, ct, target = self._setup(options)
 
         is_program = isinstance(model, torch.export.ExportedProgram)
         if not is_program and not isinstance(model, torch.nn.Module):
