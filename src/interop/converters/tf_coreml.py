@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from interop._lazy import LazyModule
 from interop.converters import _coreml
-from interop.errors import ConversionError, InteropError, first_line
+from interop.errors import ConversionError, first_line
 from interop.types import Conversion
 
 if TYPE_CHECKING:
@@ -59,8 +59,12 @@ class TensorflowToCoreml(_coreml.MLProgramConverter):
     install_hint: ClassVar[str] = "pip install 'interop[tensorflow,coreml]'"
 
     def _convert(self, model: Any, example_inputs: Any, options: dict[str, Any]) -> Conversion:
-        from interop.converters.tf_onnx import _check_shape, _flatten_examples
-        from interop.runtimes.tensorflow import describe, import_tensorflow, signature_feed
+        from interop.runtimes.tensorflow import (
+            describe,
+            example_arrays,
+            import_tensorflow,
+            trace_examples,
+        )
 
         tf = import_tensorflow()
         precision, dynamic, max_batch, captured, ct, target = self._setup(options)
@@ -70,34 +74,14 @@ class TensorflowToCoreml(_coreml.MLProgramConverter):
         if _has_recurrent_layer(model):
             model = _unrolled_clone(model)
         tf_model = describe(model)
-        if example_inputs is None:
-            generated = signature_feed(tf_model)
-            arrays = [generated[n] for n in tf_model.input_names]
-        else:
-            arrays = _flatten_examples(example_inputs, tf_model.input_names)
+        arrays = example_arrays(tf_model, example_inputs)
         warnings_out: list[str] = []
         mlmodel = None
         failure: BaseException | None = None
         # A free batch first; where coremltools cannot lower the graph with it (loops over
         # a dynamic shape), the example's fixed batch.
         for flexible in (True, False) if dynamic else (False,):
-            specs = tf_model.specs_for(arrays, dynamic_batch=flexible)
-            arrays = [
-                a.astype(s.dtype.as_numpy_dtype, copy=False)
-                for a, s in zip(arrays, specs, strict=True)
-            ]
-            for array, spec in zip(arrays, specs, strict=True):
-                _check_shape(array, spec)
-            try:
-                traced = tf_model.trace(specs)
-            except InteropError:
-                raise
-            except Exception as exc:
-                raise ConversionError(
-                    f"TensorFlow could not trace {tf_model.kind} {tf_model.name!r}: "
-                    f"{first_line(exc)}",
-                    "check that the model runs on example_inputs as given",
-                ) from exc
+            arrays, specs, traced = trace_examples(tf_model, arrays, flexible)
             ct_inputs = []
             for spec in specs:
                 shape: list[Any] = [int(d) if d is not None else None for d in spec.shape.as_list()]

@@ -23,7 +23,7 @@ from interop.errors import ConversionError, InvalidInput
 from interop.types import Conversion, Tolerance
 
 if TYPE_CHECKING:  # numpy is imported where it is used: --list loads this module
-    import numpy as np
+    pass
 
 log = logging.getLogger("interop.converters.tf_onnx")
 
@@ -79,49 +79,6 @@ def _quiet_tf2onnx() -> Iterator[_Collect]:
             log.debug("tf2onnx %s: %s", record.levelname.lower(), record.getMessage())
 
 
-def _flatten_examples(example_inputs: Any, names: tuple[str, ...]) -> list[np.ndarray]:
-    """Example inputs (array, tuple/list, or dict by input name) in the model's input order."""
-    import numpy as np
-
-    def as_array(value: Any) -> np.ndarray:
-        return np.asarray(value.numpy() if hasattr(value, "numpy") else value)
-
-    if isinstance(example_inputs, Mapping):
-        unknown = sorted(set(map(str, example_inputs)) - set(names))
-        missing = [n for n in names if n not in example_inputs]
-        if unknown or missing:
-            raise InvalidInput(
-                "example_inputs keys do not match the model's inputs"
-                + (f"; missing {', '.join(missing)}" if missing else "")
-                + (f"; unknown {', '.join(unknown)}" if unknown else ""),
-                "key example_inputs by the model's input names: " + ", ".join(names),
-            )
-        return [as_array(example_inputs[n]) for n in names]
-    values = list(example_inputs) if isinstance(example_inputs, (tuple, list)) else [example_inputs]
-    if len(values) != len(names):
-        raise InvalidInput(
-            f"the model takes {len(names)} input(s) ({', '.join(names)}) "
-            f"but example_inputs has {len(values)}",
-            "pass one array per input, as a tuple in that order or a dict by name",
-        )
-    return [as_array(v) for v in values]
-
-
-def _check_shape(array: np.ndarray, spec: Any) -> None:
-    """An example input must fit the model's declared shape (free dimensions match anything)."""
-    declared = spec.shape.as_list()
-    fits = len(declared) == array.ndim and all(
-        d is None or d == n for d, n in zip(declared, array.shape, strict=True)
-    )
-    if not fits:
-        shown = ["None" if d is None else str(d) for d in declared]
-        raise InvalidInput(
-            f"example input {spec.name!r} has shape {list(array.shape)}, "
-            f"the model expects [{', '.join(shown)}]",
-            "pass example_inputs shaped like the model's inputs (None is any size)",
-        )
-
-
 def _name_batch_dims(onnx_model: Any) -> None:
     """Call the free leading dimension "batch" (tf2onnx names each one ``unk__N``)."""
     for value in list(onnx_model.graph.input) + list(onnx_model.graph.output):
@@ -154,32 +111,17 @@ class TensorflowToOnnx(Converter):
             )
         dynamic_batch = bool(options["dynamic_batch"])
 
-        from interop.runtimes.tensorflow import describe, import_tensorflow, signature_feed
+        from interop.runtimes.tensorflow import (
+            describe,
+            example_arrays,
+            import_tensorflow,
+            trace_examples,
+        )
 
         tf = import_tensorflow()
         tf_model = describe(model)
-        if example_inputs is None:
-            generated = signature_feed(tf_model)
-            arrays = [generated[n] for n in tf_model.input_names]
-        else:
-            arrays = _flatten_examples(example_inputs, tf_model.input_names)
-        specs = tf_model.specs_for(arrays, dynamic_batch=dynamic_batch)
-        arrays = [
-            a.astype(s.dtype.as_numpy_dtype, copy=False) for a, s in zip(arrays, specs, strict=True)
-        ]
-        for array, spec in zip(arrays, specs, strict=True):
-            _check_shape(array, spec)
-        try:
-            traced = tf_model.trace(specs)
-        except InvalidInput:
-            raise
-        except Exception as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise ConversionError(
-                f"TensorFlow could not trace {tf_model.kind} {tf_model.name!r}: "
-                f"{type(exc).__name__}: {first}",
-                "check that the model runs on example_inputs as given",
-            ) from exc
+        arrays = example_arrays(tf_model, example_inputs)
+        arrays, specs, traced = trace_examples(tf_model, arrays, dynamic_batch)
         output_names = traced.output_names
 
         import tf2onnx

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from interop.errors import InvalidInput
+from interop.errors import ConversionError, InteropError, InvalidInput, first_line
 from interop.runtimes.base import Runtime
 from interop.types import TensorSpec
 
@@ -467,6 +467,82 @@ def set_threads(threads: int | None) -> int | None:
         except RuntimeError:
             log.debug("TensorFlow already initialised; its thread pools stay as they are")
     return tf.config.threading.get_intra_op_parallelism_threads() or None
+
+
+def flatten_examples(example_inputs: Any, names: tuple[str, ...]) -> list[np.ndarray]:
+    """Example inputs (array, tuple/list, or dict by input name) in the model's input order."""
+    import numpy as np
+
+    def as_array(value: Any) -> np.ndarray:
+        return np.asarray(value.numpy() if hasattr(value, "numpy") else value)
+
+    if isinstance(example_inputs, Mapping):
+        unknown = sorted(set(map(str, example_inputs)) - set(names))
+        missing = [n for n in names if n not in example_inputs]
+        if unknown or missing:
+            raise InvalidInput(
+                "example_inputs keys do not match the model's inputs"
+                + (f"; missing {', '.join(missing)}" if missing else "")
+                + (f"; unknown {', '.join(unknown)}" if unknown else ""),
+                "key example_inputs by the model's input names: " + ", ".join(names),
+            )
+        return [as_array(example_inputs[n]) for n in names]
+    values = list(example_inputs) if isinstance(example_inputs, (tuple, list)) else [example_inputs]
+    if len(values) != len(names):
+        raise InvalidInput(
+            f"the model takes {len(names)} input(s) ({', '.join(names)}) "
+            f"but example_inputs has {len(values)}",
+            "pass one array per input, as a tuple in that order or a dict by name",
+        )
+    return [as_array(v) for v in values]
+
+
+def check_shape(array: np.ndarray, spec: Any) -> None:
+    """An example input must fit the model's declared shape (free dimensions match anything)."""
+    declared = spec.shape.as_list()
+    fits = len(declared) == array.ndim and all(
+        d is None or d == n for d, n in zip(declared, array.shape, strict=True)
+    )
+    if not fits:
+        shown = ["None" if d is None else str(d) for d in declared]
+        raise InvalidInput(
+            f"example input {spec.name!r} has shape {list(array.shape)}, "
+            f"the model expects [{', '.join(shown)}]",
+            "pass example_inputs shaped like the model's inputs (None is any size)",
+        )
+
+
+def example_arrays(tf_model: TfModel, example_inputs: Any) -> list[np.ndarray]:
+    """The example inputs in the model's input order, or a seeded feed from its signature."""
+    if example_inputs is None:
+        generated = signature_feed(tf_model)
+        return [generated[n] for n in tf_model.input_names]
+    return flatten_examples(example_inputs, tf_model.input_names)
+
+
+def trace_examples(
+    tf_model: TfModel, arrays: list[np.ndarray], dynamic_batch: bool
+) -> tuple[list[np.ndarray], list[Any], Any]:
+    """Specs for the examples, the examples cast and checked against them, and the trace.
+
+    What every converter from TensorFlow starts from; a failed trace is a ConversionError.
+    """
+    specs = tf_model.specs_for(arrays, dynamic_batch=dynamic_batch)
+    arrays = [
+        a.astype(s.dtype.as_numpy_dtype, copy=False) for a, s in zip(arrays, specs, strict=True)
+    ]
+    for array, spec in zip(arrays, specs, strict=True):
+        check_shape(array, spec)
+    try:
+        traced = tf_model.trace(specs)
+    except InteropError:
+        raise
+    except Exception as exc:
+        raise ConversionError(
+            f"TensorFlow could not trace {tf_model.kind} {tf_model.name!r}: {first_line(exc)}",
+            "check that the model runs on example_inputs as given",
+        ) from exc
+    return arrays, specs, traced
 
 
 class TensorflowRuntime(Runtime):
