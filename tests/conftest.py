@@ -44,6 +44,23 @@ def assert_parity(model: Any, conversion: Any, batch_sizes=(1, 8), max_abs=1e-4)
     return figures
 
 
+def conversion_cache(cases: Any, to: str) -> Any:
+    """``get(case_name, precision) -> (model, conversion)``, converting each pair once."""
+    import interop
+
+    cache: dict[tuple[str, str], tuple] = {}
+
+    def get(name: str, precision: str) -> tuple:
+        if (name, precision) not in cache:
+            case = next(c for c in cases if c.name == name)
+            model, example = case.build()
+            conv = interop.convert(model, to=to, example_inputs=example, precision=precision)
+            cache[(name, precision)] = (model, conv)
+        return cache[(name, precision)]
+
+    return get
+
+
 def pytest_sessionfinish(session, exitstatus):
     """Under ``make test`` (INTEROP_NO_SKIPS=1) every framework is installed: a skip is a bug.
 

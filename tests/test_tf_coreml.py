@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("tensorflow")
 pytest.importorskip("coremltools")
 
-from conftest import assert_parity  # noqa: E402
+from conftest import assert_parity, conversion_cache  # noqa: E402
 
 import interop  # noqa: E402
 from conformance.cases.keras_models import CASES  # noqa: E402
@@ -23,17 +23,7 @@ CASE_NAMES = [c.name for c in CASES]
 @pytest.fixture(scope="module")
 def converted():
     """(case, precision) -> (model, conversion), each converted once per module."""
-    cache: dict[tuple[str, str], tuple] = {}
-
-    def get(name: str, precision: str) -> tuple:
-        if (name, precision) not in cache:
-            case = next(c for c in CASES if c.name == name)
-            model, example = case.build()
-            conv = interop.convert(model, to="coreml", example_inputs=example, precision=precision)
-            cache[(name, precision)] = (model, conv)
-        return cache[(name, precision)]
-
-    return get
+    return conversion_cache(CASES, "coreml")
 
 
 @pytest.mark.parametrize("precision", ["fp32", "fp16"])

@@ -10,7 +10,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("coremltools")
 
-from conftest import assert_parity  # noqa: E402
+from conftest import assert_parity, conversion_cache  # noqa: E402
 
 import interop  # noqa: E402
 from conformance.cases.torch_models import CASES  # noqa: E402
@@ -24,17 +24,7 @@ FIGURES: dict[tuple[str, str], dict] = {}
 @pytest.fixture(scope="module")
 def converted():
     """(case, precision) -> (model, conversion), each converted once per module."""
-    cache: dict[tuple[str, str], tuple] = {}
-
-    def get(name: str, precision: str) -> tuple:
-        if (name, precision) not in cache:
-            case = next(c for c in CASES if c.name == name)
-            model, example = case.build()
-            conv = interop.convert(model, to="coreml", example_inputs=example, precision=precision)
-            cache[(name, precision)] = (model, conv)
-        return cache[(name, precision)]
-
-    return get
+    return conversion_cache(CASES, "coreml")
 
 
 @pytest.mark.parametrize("precision", ["fp32", "fp16"])
