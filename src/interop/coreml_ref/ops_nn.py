@@ -248,6 +248,11 @@ def _batch_norm(a: Args) -> np.ndarray:
     mean = a["mean"].reshape(shape)
     variance = a["variance"].reshape(shape)
     out = (x - mean) / np.sqrt(variance + float(a.scalar("epsilon", 1e-5)))
+    return _scale_shift(out, a, shape)
+
+
+def _scale_shift(out: np.ndarray, a: Args, shape: tuple[int, ...]) -> np.ndarray:
+    """The optional per-channel ``gamma`` scale and ``beta`` shift of the normalisation ops."""
     gamma, beta = a.get("gamma"), a.get("beta")
     if gamma is not None:
         out = out * gamma.reshape(shape)
@@ -268,24 +273,14 @@ def _layer_norm(a: Args) -> np.ndarray:
     axes = tuple(range(x.ndim)) if axes_list is None else tuple(ax % x.ndim for ax in axes_list)
     out = _normalise(x, axes, float(a.scalar("epsilon", 1e-5)))
     param_shape = tuple(x.shape[i] if i in axes else 1 for i in range(x.ndim))
-    gamma, beta = a.get("gamma"), a.get("beta")
-    if gamma is not None:
-        out = out * gamma.reshape(param_shape)
-    if beta is not None:
-        out = out + beta.reshape(param_shape)
-    return out
+    return _scale_shift(out, a, param_shape)
 
 
 def _instance_norm(a: Args) -> np.ndarray:
     x = a["x"]
     out = _normalise(x, tuple(range(2, x.ndim)), float(a.scalar("epsilon", 1e-5)))
     shape = (1, -1) + (1,) * (x.ndim - 2)
-    gamma, beta = a.get("gamma"), a.get("beta")
-    if gamma is not None:
-        out = out * gamma.reshape(shape)
-    if beta is not None:
-        out = out + beta.reshape(shape)
-    return out
+    return _scale_shift(out, a, shape)
 
 
 def _l2_norm(a: Args) -> np.ndarray:
