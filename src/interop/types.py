@@ -43,6 +43,12 @@ class Tolerance:
         )
 
 
+# The two precision levels every converter and profile starts from; the reasoning behind the
+# numbers is in interop.harness.tolerances and docs/tolerances.md. Use these, never literals.
+FP32_TOLERANCE = Tolerance(atol=1e-4, rtol=1e-4)
+FP16_TOLERANCE = Tolerance(atol=1e-2, rtol=1e-2)
+
+
 @dataclass(frozen=True)
 class ConverterInfo:
     """What the registry knows about one converter, read without importing its framework."""
@@ -110,7 +116,7 @@ class Conversion:
     input_layout: str = "positional"
     warnings: list[str] = field(default_factory=list)
     provenance: dict[str, str] = field(default_factory=dict)
-    default_tolerance: Tolerance = field(default_factory=lambda: Tolerance(1e-4, 1e-4))
+    default_tolerance: Tolerance = FP32_TOLERANCE
     example_feed: dict[str, Any] = field(default_factory=dict)
     validation: dict[str, Any] = field(default_factory=dict)
     runtime: str = ""
