@@ -18,7 +18,7 @@ _LAZY = {
     "TensorSpec": "interop.types",
     "Tolerance": "interop.types",
     "ConverterInfo": "interop.types",
-    "Report": "interop.types",
+    "Report": "interop.harness.report",
     "InteropError": "interop.errors",
     "InvalidInput": "interop.errors",
     "ConversionError": "interop.errors",
@@ -59,7 +59,8 @@ if TYPE_CHECKING:
         ParityError,
         PluginError,
     )
-    from interop.types import Conversion, ConverterInfo, Report, TensorSpec, Tolerance
+    from interop.harness.report import Report
+    from interop.types import Conversion, ConverterInfo, TensorSpec, Tolerance
 
 
 def __getattr__(name: str) -> Any:

@@ -9,9 +9,8 @@ from typing import Any
 
 from interop import registry
 from interop.detect import detect_path, detect_source
-from interop.errors import ConversionError, InteropError, InvalidInput, first_line
-from interop.harness.compare import compare_output
-from interop.types import Conversion, ConverterInfo, Tolerance
+from interop.errors import ConversionError, InvalidInput
+from interop.types import Conversion, ConverterInfo
 
 log = logging.getLogger("interop")
 
@@ -68,133 +67,26 @@ def convert(
     return conversion
 
 
-def validate(model: Any, conversion: Conversion, tolerance: Tolerance | None = None) -> None:
-    """Run the original and the converted model once on the example feed and compare.
+def validate(model: Any, conversion: Conversion, tolerance: Any = None) -> None:
+    """Judge ``conversion`` against ``model`` on its example feed, as ``check`` would.
 
     Raises ConversionError naming the output that differs and by how much.
     """
-    feed = conversion.example_feed
-    if not feed:
-        raise ConversionError(
-            f"{conversion.converter} produced no example feed, so the conversion cannot be checked",
-            "pass example_inputs=",
-        )
-    tol = tolerance or conversion.default_tolerance
-    original_cls = registry.get_runtime(conversion.source)
-    converted_cls = registry.get_runtime(conversion.runtime)
-    try:
-        with original_cls(model, conversion=conversion) as original:
-            reference = original.run({o: feed[c] for o, c in conversion.input_map.items()})
-    except InteropError:
-        raise
-    except Exception as exc:
-        raise InvalidInput(
-            f"the original {conversion.source} model failed on the example inputs: "
-            + first_line(exc),
-            "pass example inputs the model accepts (check their shapes and dtypes)",
-        ) from exc
-    try:
-        with converted_cls(conversion.model, conversion=conversion) as converted:
-            produced = converted.run(feed)
-    except InteropError:
-        raise
-    except Exception as exc:
-        raise ConversionError(
-            "the converted model failed to run on the example inputs: " + first_line(exc),
-            "the converter produced a model the runtime rejects; try another opset or converter",
-        ) from exc
-    results = {}
-    failures = []
-    for original_name, converted_name in conversion.output_map.items():
-        if original_name not in reference:
-            raise ConversionError(
-                f"the original produced no output named {original_name!r}",
-                "the converter's output map is wrong; report it",
-            )
-        if converted_name not in produced:
-            raise ConversionError(
-                f"the converted model has no output {converted_name!r} "
-                f"(for the original's {original_name!r})",
-                "the converter's output map is wrong; report it",
-            )
-        cmp = compare_output(
-            original_name,
-            converted_name,
-            reference[original_name],
-            produced[converted_name],
-            tol,
-            conversion.kind_of(original_name),
-        )
-        results[original_name] = {
-            "passed": cmp.passed,
-            "max_abs_error": cmp.max_abs_error,
-            "label_agreement": cmp.label_agreement,
-            "atol": tol.atol,
-            "rtol": tol.rtol,
-        }
-        if not cmp.passed:
-            failures.append(f"output {original_name!r}: {cmp.reason}")
-    conversion.validation = {
-        "batch_size": _batch_of(feed),
-        "outputs": results,
-        "passed": not failures,
-    }
-    if failures:
-        raise ConversionError(
-            f"{conversion.converter} produced a model that computes different numbers: "
-            + "; ".join(failures),
-            "the converter mis-lowered an op; try another opset or converter, or report it "
-            "with the model",
-        )
+    from interop.harness.validate import validate_conversion
+
+    validate_conversion(model, conversion, tolerance)
 
 
-def _batch_of(feed: Mapping[str, Any]) -> int | None:
-    for value in feed.values():
-        shape = getattr(value, "shape", None)
-        if shape:
-            return int(shape[0])
-    return None
+def environment(*names: str) -> dict[str, str]:
+    """Python, platform, interop and the installed versions of the frameworks involved."""
+    from interop.harness.environment import environment as _environment
 
-
-# -- check: the conformance harness ------------------------------------------------------
-
-# distributions worth naming in a report, per source or format
-_DISTRIBUTIONS = {
-    "torch": ("torch", "onnxscript"),
-    "tensorflow": ("tensorflow-cpu", "tensorflow", "keras", "tf2onnx"),
-    "sklearn": ("scikit-learn", "skl2onnx"),
-    "onnx": ("onnx", "onnxruntime"),
-    "coreml": ("coremltools",),
-}
+    return _environment(*names)
 
 
 def runtimes() -> list[Any]:
     """Every registered runtime (a way to run a format) with its availability."""
     return registry.runtime_infos()
-
-
-def environment(*names: str) -> dict[str, str]:
-    """Python, platform, interop and the installed versions of the frameworks involved."""
-    import contextlib
-    import platform
-    from importlib import metadata
-
-    from interop import __version__
-
-    env = {
-        "python": platform.python_version(),
-        "platform": f"{platform.system()} {platform.machine()}",
-        "interop": __version__,
-    }
-    with contextlib.suppress(metadata.PackageNotFoundError):
-        env["numpy"] = metadata.version("numpy")
-    for name in names:
-        for dist in _DISTRIBUTIONS.get(name, (name,)):
-            try:
-                env[dist] = metadata.version(dist)
-            except metadata.PackageNotFoundError:
-                continue
-    return env
 
 
 def check(

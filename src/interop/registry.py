@@ -13,7 +13,6 @@ Environment:
 
 from __future__ import annotations
 
-import importlib
 import os
 import threading
 from collections.abc import Callable, Iterable
@@ -22,15 +21,19 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from interop.errors import ConverterNotFound, InvalidInput, MissingDependency, PluginError
+from interop.protocols import (
+    ConverterProtocol,
+    RuntimeProtocol,
+    api_version_problem,
+    missing_members,
+)
 from interop.types import ConverterInfo, RuntimeInfo
+from interop.util import import_ref
 
 CONVERTER_GROUP = "interop.converters"
 RUNTIME_GROUP = "interop.runtimes"
 OWN_DISTRIBUTION = "interop"
 
-CONVERTER_ATTRIBUTES = ("name", "source", "target", "options", "default_tolerance")
-CONVERTER_METHODS = ("available", "convert")
-RUNTIME_METHODS = ("available", "input_specs", "run", "__enter__", "__exit__")
 
 
 def _flag(name: str) -> bool:
@@ -155,11 +158,8 @@ class Registry:
             raise KeyError(name)
         with self._lock:
             if entry.obj is None and not entry.error and entry.value:
-                module_name, _, attr = entry.value.partition(":")
                 try:
-                    target: Any = importlib.import_module(module_name)
-                    for part in filter(None, attr.split(".")):
-                        target = getattr(target, part)
+                    target = import_ref(entry.value)
                 except BaseException as exc:  # a plugin's import may raise anything
                     if isinstance(exc, KeyboardInterrupt):
                         raise
@@ -178,10 +178,12 @@ class Registry:
 
 
 def _check_converter(name: str, obj: Any) -> str:
-    missing = [a for a in CONVERTER_ATTRIBUTES if not hasattr(obj, a)]
-    missing += [m for m in CONVERTER_METHODS if not callable(getattr(obj, m, None))]
+    missing = missing_members(obj, ConverterProtocol)
     if missing:
         return "does not satisfy the converter protocol: missing " + ", ".join(missing)
+    version = api_version_problem(obj)
+    if version:
+        return version
     parts = name.split(".")
     if len(parts) < 2:
         return f"entry-point name {name!r} is not SOURCE.TARGET[.variant]"
@@ -196,10 +198,10 @@ def _check_converter(name: str, obj: Any) -> str:
 def _check_runtime(name: str, obj: Any) -> str:
     if not isinstance(obj, type):
         return "a runtime entry point must name a class"
-    missing = [m for m in RUNTIME_METHODS if not callable(getattr(obj, m, None))]
+    missing = missing_members(obj, RuntimeProtocol)
     if missing:
         return "does not satisfy the runtime protocol: missing " + ", ".join(missing)
-    return ""
+    return api_version_problem(obj)
 
 
 CONVERTERS = Registry(CONVERTER_GROUP, _check_converter)

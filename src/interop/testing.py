@@ -26,6 +26,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from interop.errors import first_line
+from interop.protocols import (
+    ConverterProtocol,
+    RuntimeProtocol,
+    api_version_problem,
+    protocol_members,
+)
+
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*(\.[a-z0-9][a-z0-9_-]*)?$")
 """A converter's registry name: ``SOURCE.TARGET`` or ``SOURCE.TARGET.variant``."""
 
@@ -65,14 +73,14 @@ def converter_contract_problems(converter: Any, *, name: str | None = None) -> l
             obj = converter()
         except Exception as exc:
             return [f"{converter.__qualname__}() raised {type(exc).__name__}: {exc}"]
-    for attr in ("name", "source", "target", "options", "default_tolerance"):
-        if not hasattr(obj, attr):
-            problems.append(f"missing attribute {attr!r}")
-    for method in ("available", "convert"):
-        if not callable(getattr(obj, method, None)):
-            problems.append(f"missing method {method}()")
+    attributes, methods = protocol_members(ConverterProtocol)
+    problems += [f"missing attribute {a!r}" for a in attributes if not hasattr(obj, a)]
+    problems += [f"missing method {m}()" for m in methods if not callable(getattr(obj, m, None))]
     if problems:
         return problems
+    version = api_version_problem(obj)
+    if version:
+        return [version]
 
     registered = name or obj.name
     for label, value in (("name", obj.name), ("source", obj.source), ("target", obj.target)):
@@ -134,13 +142,13 @@ def runtime_contract_problems(runtime: Any) -> list[str]:
     """Everything wrong with a runtime class, as a list of one-line problems."""
     if not isinstance(runtime, type):
         return [f"a runtime must be a class, not {type(runtime).__name__}"]
-    problems = [
-        f"missing method {m}()"
-        for m in ("available", "input_specs", "run", "__enter__", "__exit__")
-        if not callable(getattr(runtime, m, None))
-    ]
+    _, methods = protocol_members(RuntimeProtocol)
+    problems = [f"missing method {m}()" for m in methods if not callable(getattr(runtime, m, None))]
     if problems:
         return problems
+    version = api_version_problem(runtime)
+    if version:
+        return [version]
     # available() is called on the class: it must be a static or class method.
     raw = inspect.getattr_static(runtime, "available")
     if not isinstance(raw, (staticmethod, classmethod)):
@@ -368,8 +376,8 @@ def run_conformance(
                     label,
                     converter_name,
                     False,
-                    f"convert failed: {_one_line(exc)}",
-                    cause=_one_line(_root(exc)),
+                    f"convert failed: {first_line(exc)}",
+                    cause=first_line(_root(exc)),
                 )
             )
             continue
@@ -385,8 +393,8 @@ def run_conformance(
                     label,
                     converter_name,
                     False,
-                    f"check raised {_one_line(exc)}",
-                    cause=_one_line(_root(exc)),
+                    f"check raised {first_line(exc)}",
+                    cause=first_line(_root(exc)),
                 )
             )
     failed = [r for r in results if not r.passed]
@@ -396,11 +404,6 @@ def run_conformance(
             + "\n".join(f"  - {r.name}: {r.reason}" for r in failed)
         )
     return results
-
-
-def _one_line(exc: BaseException) -> str:
-    first = (str(exc).strip().splitlines() or [""])[0]
-    return f"{type(exc).__name__}: {first}"
 
 
 def _root(exc: BaseException) -> BaseException:

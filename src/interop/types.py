@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -192,18 +192,6 @@ def atomic_write(
     return path
 
 
-def spec_from_array(name: str, array: Any, dynamic_batch: bool = True) -> TensorSpec:
-    """A TensorSpec describing ``array`` (batch dimension symbolic when asked)."""
-    shape: list[Dim] = list(getattr(array, "shape", ()))
-    if dynamic_batch and shape:
-        shape[0] = "batch"
-    return TensorSpec(name=name, shape=tuple(shape), dtype=str(getattr(array, "dtype", "object")))
-
-
-def as_mapping(value: Mapping[str, Any] | None) -> dict[str, Any]:
-    return dict(value or {})
-
-
 IO_METADATA_KEY = "interop.io"
 
 
@@ -241,5 +229,3 @@ def stamp_io_metadata(conversion: Conversion) -> None:
     entry = props.add()
     entry.key, entry.value = IO_METADATA_KEY, value
 
-
-from interop.harness.report import Report  # noqa: E402, F401  (re-exported: interop.Report)

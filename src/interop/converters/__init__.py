@@ -14,9 +14,9 @@ from typing import Any
 
 class _CallablePackage(types.ModuleType):
     def __call__(self) -> Any:
-        from interop.api import converters
+        from interop.registry import converter_infos
 
-        return converters()
+        return converter_infos()
 
 
 sys.modules[__name__].__class__ = _CallablePackage

@@ -10,11 +10,11 @@ import numpy as np
 
 from interop import registry
 from interop.harness import tolerances as tolerance_levels
-from interop.harness.compare import compare_output, excuse_label_ties
 from interop.harness.inputs import InputCache, batch_of, fixed_batch, from_user
 from interop.harness.isolate import OK, SideJob, SideResult, run_isolated, run_side, runtime_ref
 from interop.harness.report import Report
 from interop.harness.timing import TimingPlan, ratio
+from interop.harness.verdict import judge_batch, missing_entry
 from interop.types import Conversion
 
 FAILED_STATUS_VERDICT = {"crash": "crash", "timeout": "timeout", "out-of-memory": "out-of-memory"}
@@ -61,7 +61,7 @@ def run_check(
     case: str | None,
     case_tolerance: Any,
 ) -> Report:
-    from interop.api import environment
+    from interop.harness.environment import environment
     from interop.harness.saved import conversion_from_path
 
     notes: list[str] = []
@@ -209,63 +209,21 @@ def _compare_batch(
 ) -> None:
     for side_name, side in (("original", original), ("converted", converted)):
         if batch in side.errors:
-            report.failures.append(f"batch {batch}: the {side_name} model {side.errors[batch]}")
-            for name, conv_name in conversion.output_map.items():
-                report.parity.append(_missing(batch, name, conv_name, per_output[name],
-                                              f"the {side_name} model {side.errors[batch]}"))
-            return
-    reference = original.outputs.get(batch, {})
-    produced = converted.outputs.get(batch, {})
-    compared: dict[str, Any] = {}
-    for name, conv_name in conversion.output_map.items():
-        tol = per_output[name]
-        if name not in reference:
-            reason = f"the original produced no output {name!r}"
-            report.parity.append(_missing(batch, name, conv_name, tol, reason))
+            reason = f"the {side_name} model {side.errors[batch]}"
             report.failures.append(f"batch {batch}: {reason}")
-            continue
-        if conv_name not in produced:
-            reason = (
-                f"the converted model has no output {conv_name!r} (for the original's {name!r}); "
-                f"it has {', '.join(sorted(produced)) or 'none'}"
-            )
-            report.parity.append(_missing(batch, name, conv_name, tol, reason))
-            report.failures.append(f"batch {batch}: output {name!r} missing: {reason}")
-            continue
-        compared[name] = compare_output(
-            name, conv_name, reference[name], produced[conv_name], tol, conversion.kind_of(name)
-        )
-    # a label may flip where the original's two best classes tie; judge that with the
-    # probabilities output of the same batch
-    probabilities = [n for n in compared if conversion.kind_of(n) == "probabilities"]
-    for name, cmp in compared.items():
-        if conversion.kind_of(name) == "label" and not cmp.passed and probabilities:
-            prob = probabilities[0]
-            excuse_label_ties(
-                cmp,
-                reference[name],
-                produced[conversion.output_map[name]],
-                reference[prob],
-                per_output[prob],
-            )
-        entry = {"batch_size": batch, **cmp.to_dict()}
-        report.parity.append(entry)
-        if not cmp.passed:
-            report.failures.append(f"batch {batch}: output {name!r}: {cmp.reason}")
-
-
-def _missing(batch: int, name: str, conv_name: str, tol: Any, reason: str) -> dict[str, Any]:
-    return {
-        "batch_size": batch,
-        "output": name,
-        "converted_output": conv_name,
-        "passed": False,
-        "reason": reason,
-        "atol": tol.atol,
-        "rtol": tol.rtol,
-        "max_abs_error": None,
-        "required_atol": None,
-    }
+            for name, conv_name in conversion.output_map.items():
+                tol = per_output[name]
+                report.parity.append(missing_entry(batch, name, conv_name, tol, reason))
+            return
+    verdict = judge_batch(
+        batch,
+        conversion,
+        original.outputs.get(batch, {}),
+        converted.outputs.get(batch, {}),
+        per_output,
+    )
+    report.parity.extend(verdict.entries)
+    report.failures.extend(verdict.failures)
 
 
 def _latency_row(

@@ -10,8 +10,6 @@ import numpy as np
 
 from interop.types import Tolerance
 
-KINDS = ("values", "label", "probabilities")
-
 
 @dataclass
 class OutputComparison:

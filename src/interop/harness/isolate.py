@@ -9,7 +9,6 @@ and cause instead of taking the caller down. The runtime class travels as a
 
 from __future__ import annotations
 
-import importlib
 import multiprocessing
 import os
 import pickle
@@ -21,7 +20,9 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from interop.errors import first_line
 from interop.harness.timing import LatencyStats, TimingPlan, measure, time_once
+from interop.util import import_ref
 
 OK, ERROR, CRASH, TIMEOUT, OOM = "ok", "error", "crash", "timeout", "out-of-memory"
 
@@ -59,19 +60,6 @@ def runtime_ref(cls: Any) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
-def import_ref(ref: str) -> Any:
-    module_name, _, attr = ref.partition(":")
-    target: Any = importlib.import_module(module_name)
-    for part in filter(None, attr.split(".")):
-        target = getattr(target, part)
-    return target
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
-
-
 def run_side(job: SideJob) -> SideResult:
     """Load the runtime once, run every feed (the first run timed apart), then time it."""
     result = SideResult()
@@ -83,9 +71,9 @@ def run_side(job: SideJob) -> SideResult:
         load_ms, entered = time_once(runtime.__enter__)
         result.load_ms = load_ms
     except MemoryError as exc:
-        return _failed(result, OOM, f"out of memory while loading: {_one_line(exc)}", start)
+        return _failed(result, OOM, f"out of memory while loading: {first_line(exc)}", start)
     except Exception as exc:
-        return _failed(result, ERROR, f"failed to load: {_one_line(exc)}", start)
+        return _failed(result, ERROR, f"failed to load: {first_line(exc)}", start)
     try:
         rt = entered if entered is not None else runtime
         result.runtime = str(getattr(rt, "name", "") or result.runtime)
@@ -99,15 +87,15 @@ def run_side(job: SideJob) -> SideResult:
                 if job.timing is not None and result.measures_latency:
                     result.latency[batch] = measure(run_feed, job.timing)
             except MemoryError as exc:
-                result.errors[batch] = f"out of memory: {_one_line(exc)}"
+                result.errors[batch] = f"out of memory: {first_line(exc)}"
                 result.status, result.cause = OOM, result.errors[batch]
             except Exception as exc:
-                result.errors[batch] = f"failed to run: {_one_line(exc)}"
+                result.errors[batch] = f"failed to run: {first_line(exc)}"
     finally:
         try:
             runtime.__exit__(None, None, None)
         except Exception as exc:  # a failed close must not hide the outputs
-            result.cause = result.cause or f"failed to close: {_one_line(exc)}"
+            result.cause = result.cause or f"failed to close: {first_line(exc)}"
     result.wall_s = time.perf_counter() - start
     return result
 
@@ -156,7 +144,7 @@ def _child(conn: Any, payload: bytes, limit_mb: int | None) -> None:
         func, args = pickle.loads(payload)
         outcome = (OK, func(*args))
     except MemoryError as exc:
-        outcome = (OOM, f"out of memory: {_one_line(exc)}")
+        outcome = (OOM, f"out of memory: {first_line(exc)}")
     except BaseException as exc:
         where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
         suffix = (
@@ -164,13 +152,13 @@ def _child(conn: Any, payload: bytes, limit_mb: int | None) -> None:
             if where
             else ""
         )
-        outcome = (ERROR, _one_line(exc) + suffix)
+        outcome = (ERROR, first_line(exc) + suffix)
     try:
         data = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
     except MemoryError:
         data = pickle.dumps((OOM, "out of memory while sending the result"))
     except Exception as exc:
-        data = pickle.dumps((ERROR, f"the result cannot be sent back: {_one_line(exc)}"))
+        data = pickle.dumps((ERROR, f"the result cannot be sent back: {first_line(exc)}"))
     conn.send_bytes(data)
     conn.close()
 
@@ -196,7 +184,7 @@ def call_isolated(
         payload = pickle.dumps((func, args), protocol=pickle.HIGHEST_PROTOCOL)
     except Exception as exc:
         return ERROR, (
-            f"cannot send the model to a subprocess: {_one_line(exc)}; "
+            f"cannot send the model to a subprocess: {first_line(exc)}; "
             "check with isolate=False, or define the model's classes at module level"
         )
     ctx = multiprocessing.get_context("spawn")

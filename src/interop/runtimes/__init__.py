@@ -13,9 +13,9 @@ from typing import Any
 
 class _CallablePackage(types.ModuleType):
     def __call__(self) -> Any:
-        from interop.api import runtimes
+        from interop.registry import runtime_infos
 
-        return runtimes()
+        return runtime_infos()
 
 
 sys.modules[__name__].__class__ = _CallablePackage
