@@ -10,240 +10,26 @@ reproduce a particular chip's accumulation order; see docs/tolerances.md.
 
 from __future__ import annotations
 
-import struct
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from interop.coreml_ref.base import (
+    ARRAY_DTYPES,
+    MIL_DTYPES,
+    SCALAR_FEATURE_DTYPES,
+    Args,
+    OpFn,
+    UnsupportedOp,
+    array_dtype,
+    widen,
+)
+from interop.coreml_ref.optable import all_ops
+from interop.coreml_ref.spec_io import BlobStore, decode_value, input_specs_of, load_spec
 from interop.errors import ConversionError, InvalidInput
 from interop.types import TensorSpec
-
-BLOB_SENTINEL = 0xDEADBEEF
-BLOB_HEADER = struct.Struct("<IIQQ")  # sentinel, dtype code, size in bytes, data offset
-
-# MIL DataType enum value -> numpy dtype (MIL.proto)
-MIL_DTYPES: dict[int, Any] = {
-    1: np.bool_,
-    2: object,
-    10: np.float16,
-    11: np.float32,
-    12: np.float64,
-    21: np.int8,
-    22: np.int16,
-    23: np.int32,
-    24: np.int64,
-    31: np.uint8,
-    32: np.uint16,
-    33: np.uint32,
-    34: np.uint64,
-}
-
-# FeatureTypes ArrayDataType -> numpy dtype name
-ARRAY_DTYPES = {
-    65552: "float16",
-    65568: "float32",
-    65600: "float64",
-    131104: "int32",
-    131080: "int8",
-}
-# Scalar feature types of a model description -> numpy dtype name
-SCALAR_FEATURE_DTYPES = {
-    "doubleType": "float64",
-    "int64Type": "int64",
-    "stringType": "object",
-    "dictionaryType": "float64",  # class probabilities, returned as (N, n_classes)
-}
-
-
-def array_dtype(data_type: int, feature: str) -> str:
-    """The numpy dtype name of a multiarray feature; an unknown code is an error, not fp32."""
-    if data_type not in ARRAY_DTYPES:
-        raise UnsupportedOp(
-            f"the Core ML reference executor does not know multiarray data type {data_type} "
-            f"(feature {feature!r})",
-            "run the model on macOS (Apple's runtime)",
-        )
-    return ARRAY_DTYPES[data_type]
-
-OpFn = Callable[["Args"], Any]
-
-
-class UnsupportedOp(ConversionError):
-    """The reference executor does not implement an op the program uses."""
-
-
-def load_spec(model: Any) -> tuple[Any, Path | None]:
-    """(spec, directory holding weights/) for an MLModel, a spec, or a saved model path."""
-    from coremltools.proto import Model_pb2
-
-    if isinstance(model, Model_pb2.Model):
-        return model, None
-    if isinstance(model, (str, Path)):
-        path = Path(model)
-        if path.is_dir():
-            candidates = sorted(path.glob("Data/*/model.mlmodel")) or sorted(
-                path.glob("**/*.mlmodel")
-            )
-            if not candidates:
-                raise InvalidInput(
-                    f"{path} holds no model.mlmodel", "point at a saved .mlpackage directory"
-                )
-            spec_path = candidates[0]
-        elif path.is_file():
-            spec_path = path
-        else:
-            raise InvalidInput(f"{path} does not exist", "check the path of the Core ML model")
-        spec = Model_pb2.Model()
-        spec.ParseFromString(spec_path.read_bytes())
-        return spec, spec_path.parent
-    get_spec = getattr(model, "get_spec", None)
-    if get_spec is None:
-        raise InvalidInput(
-            f"cannot read a Core ML model from a {type(model).__name__}",
-            "pass a coremltools MLModel, a Model_pb2.Model spec, or a .mlpackage/.mlmodel path",
-        )
-    weights_dir = getattr(model, "weights_dir", None)
-    base = Path(weights_dir).parent if weights_dir else None
-    return get_spec(), base
-
-
-class BlobStore:
-    """Reads tensors from weight.bin files (64-byte header per blob, see facts.md)."""
-
-    def __init__(self, base_dir: Path | None) -> None:
-        self.base_dir = base_dir
-        self._files: dict[str, bytes] = {}
-
-    def read(self, file_name: str, offset: int, dtype: Any, shape: tuple[int, ...]) -> np.ndarray:
-        if self.base_dir is None:
-            raise InvalidInput(
-                "the ML program keeps weights in a blob file but no model directory is known",
-                "pass the saved .mlpackage path or the MLModel object, not a bare spec",
-            )
-        rel = file_name.replace("@model_path/", "", 1)
-        path = self.base_dir / rel
-        if rel not in self._files:
-            if not path.is_file():
-                raise InvalidInput(f"weight file {path} is missing", "re-save the model")
-            self._files[rel] = path.read_bytes()
-        data = self._files[rel]
-        sentinel, _code, size, data_offset = BLOB_HEADER.unpack_from(data, offset)
-        if sentinel != BLOB_SENTINEL:
-            raise InvalidInput(
-                f"no blob header at offset {offset} of {path}", "the weight file is corrupt"
-            )
-        itemsize = np.dtype(dtype).itemsize
-        count = size // itemsize
-        values = np.frombuffer(data, dtype=dtype, count=count, offset=data_offset)
-        return values.reshape(shape).copy()
-
-
-def _shape_of(tensor_type: Any) -> tuple[int, ...]:
-    dims = []
-    for d in tensor_type.dimensions:
-        if d.WhichOneof("dimension") != "constant":
-            raise InvalidInput("a constant value has a dynamic shape", "the model is malformed")
-        dims.append(int(d.constant.size))
-    return tuple(dims)
-
-
-def decode_value(value: Any, blobs: BlobStore) -> Any:
-    """A MIL Value (immediate or in a blob file) as a numpy array, str or list."""
-    kind = value.type.WhichOneof("type")
-    if kind in ("listType", "tupleType"):
-        return [_decode_immediate_item(v, blobs) for v in value.immediateValue.list.values]
-    if kind != "tensorType":
-        raise InvalidInput(
-            f"cannot decode a MIL value of type {kind}", "report this with the model"
-        )
-    ttype = value.type.tensorType
-    if ttype.dataType not in MIL_DTYPES:
-        raise UnsupportedOp(
-            f"the reference executor cannot read MIL data type {ttype.dataType} "
-            "(compressed or sub-byte weights)",
-            "convert without weight compression",
-        )
-    dtype = MIL_DTYPES[ttype.dataType]
-    shape = _shape_of(ttype)
-    if value.WhichOneof("value") == "blobFileValue":
-        return blobs.read(value.blobFileValue.fileName, value.blobFileValue.offset, dtype, shape)
-    tensor = value.immediateValue.tensor
-    which = tensor.WhichOneof("value")
-    if which == "strings":
-        strings = [str(s) for s in tensor.strings.values]
-        return strings[0] if not shape and len(strings) == 1 else strings
-    if which == "bytes":
-        array = np.frombuffer(tensor.bytes.values, dtype=dtype).copy()
-    elif which is None:
-        array = np.zeros(0, dtype=dtype)
-    else:
-        array = np.asarray(list(getattr(tensor, which).values)).astype(dtype)
-    return array.reshape(shape)
-
-
-def _decode_immediate_item(value: Any, blobs: BlobStore) -> Any:
-    return decode_value(value, blobs)
-
-
-class Args:
-    """An op's bound inputs. Indexing widens fp16 tensors to fp32 for computation."""
-
-    def __init__(self, op_type: str, values: dict[str, list[Any]]) -> None:
-        self.op_type = op_type
-        self.values = values
-
-    def has(self, name: str) -> bool:
-        return name in self.values
-
-    def raw(self, name: str, default: Any = None) -> Any:
-        if name not in self.values:
-            return default
-        items = self.values[name]
-        return items[0] if len(items) == 1 else list(items)
-
-    def __getitem__(self, name: str) -> Any:
-        if name not in self.values:
-            raise InvalidInput(
-                f"MIL op {self.op_type!r} lacks its required input {name!r}",
-                "the model is malformed; re-convert it",
-            )
-        return widen(self.raw(name))
-
-    def get(self, name: str, default: Any = None) -> Any:
-        return widen(self.raw(name)) if name in self.values else default
-
-    def many(self, name: str) -> list[Any]:
-        return [widen(v) for v in self.values.get(name, [])]
-
-    def scalar(self, name: str, default: Any = None) -> Any:
-        """A Python scalar (int/float/bool/str) for a parameter input."""
-        value = self.raw(name, default)
-        if isinstance(value, np.ndarray):
-            return value.item() if value.size == 1 else value.tolist()
-        return value
-
-    def ints(self, name: str, default: Any = None) -> list[int] | None:
-        value = self.raw(name, default)
-        if value is None:
-            return None
-        return [int(v) for v in np.asarray(value).reshape(-1)]
-
-
-def widen(value: Any) -> Any:
-    if isinstance(value, np.ndarray) and value.dtype == np.float16:
-        return value.astype(np.float32)
-    return value
-
-
-def all_ops() -> dict[str, OpFn]:
-    from interop.coreml_ref import ops_math, ops_nn, ops_tensor
-
-    table: dict[str, OpFn] = {}
-    for module in (ops_math, ops_nn, ops_tensor):
-        table.update(module.OPS)
-    return table
 
 
 class _Step:
@@ -425,8 +211,7 @@ def _tensor_dtype(named_value: Any, what: str) -> Any:
     if code not in MIL_DTYPES:
         described = f"data type {code}" if kind == "tensorType" else f"a {kind} value"
         raise UnsupportedOp(
-            f"the Core ML reference executor cannot hold {described} "
-            f"({what} {named_value.name!r})",
+            f"the Core ML reference executor cannot hold {described} ({what} {named_value.name!r})",
             "run the model on macOS (Apple's runtime)",
         )
     return MIL_DTYPES[code]
@@ -439,31 +224,6 @@ def _store(value: Any, dtype: Any) -> Any:
     return np.asarray(value).astype(dtype, copy=False)
 
 
-def input_specs_of(spec: Any) -> tuple[TensorSpec, ...]:
-    """TensorSpecs of a Core ML model's inputs; a ranged first dimension is ``"batch"``."""
-    specs = []
-    for feature in spec.description.input:
-        kind = feature.type.WhichOneof("Type")
-        if kind != "multiArrayType":
-            if kind not in SCALAR_FEATURE_DTYPES:
-                raise UnsupportedOp(
-                    f"the Core ML reference executor does not take {kind} inputs "
-                    f"(input {feature.name!r})",
-                    "run the model on macOS (Apple's runtime)",
-                )
-            specs.append(TensorSpec(feature.name, ("batch",), SCALAR_FEATURE_DTYPES[kind]))
-            continue
-        arr = feature.type.multiArrayType
-        shape: list[int | str | None] = [int(s) for s in arr.shape]
-        ranges = list(arr.shapeRange.sizeRanges)
-        for i, rng in enumerate(ranges):
-            if i < len(shape) and rng.lowerBound != rng.upperBound:
-                shape[i] = "batch" if i == 0 else None
-        dtype = array_dtype(arr.dataType, feature.name)
-        specs.append(TensorSpec(feature.name, tuple(shape), dtype))
-    return tuple(specs)
-
-
 def _op_types(block: Any) -> set[str]:
     found: set[str] = set()
     for op in block.operations:
@@ -471,3 +231,23 @@ def _op_types(block: Any) -> set[str]:
         for inner in op.blocks:
             found |= _op_types(inner)
     return found
+
+
+# Re-exported for callers that import them from here (converters/_coreml.py, runtimes/coreml.py,
+# tests); they live in base.py, spec_io.py and optable.py.
+__all__ = [
+    "ARRAY_DTYPES",
+    "MIL_DTYPES",
+    "SCALAR_FEATURE_DTYPES",
+    "Args",
+    "BlobStore",
+    "MLProgramExecutor",
+    "OpFn",
+    "UnsupportedOp",
+    "all_ops",
+    "array_dtype",
+    "decode_value",
+    "input_specs_of",
+    "load_spec",
+    "widen",
+]

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from interop.coreml_ref.mlprogram import Args, OpFn
+from interop.coreml_ref.base import Args, OpFn
 
 _erf = np.vectorize(math.erf, otypes=[np.float64])
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from interop.coreml_ref.mlprogram import Args, OpFn
+from interop.coreml_ref.base import Args, OpFn
 from interop.coreml_ref.ops_math import sigmoid
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from interop.coreml_ref.mlprogram import Args, OpFn
+from interop.coreml_ref.base import Args, OpFn
 
 
 def _reshape(a: Args) -> np.ndarray:
