@@ -6,7 +6,7 @@
 
 Imports run one way only (no module imports this package's ``__init__`` back):
 ``base <- spec_io``, ``base <- ops_math <- ops_nn, ops_tensor <- optable <- mlprogram``,
-``base <- classic_common <- classic_{trees,glm,svm,preprocess,nn} <- classic``, and
+``base <- classic_common <- classic_{trees,linear,svm,preprocess,nn} <- classic``, and
 ``__init__`` imports ``spec_io``, ``mlprogram`` and ``classic`` inside ``load_executor``.
 """
 

@@ -1,9 +1,11 @@
 """What both Core ML reference executors and every op table share: dtype tables, the error
 for an unsupported op, and ``Args``/``OpFn``, the calling convention of ML program ops.
 
-The bottom of the package's import order (nothing here imports another ``coreml_ref`` module):
-``base <- spec_io, ops_math <- ops_nn, ops_tensor <- optable <- mlprogram <- __init__`` and
-``base <- classic_common <- classic_* <- classic <- __init__``.
+The bottom of the package's import order; nothing here imports another ``coreml_ref`` module.
+Every import in the package runs one way: ``base <- spec_io``; ``base <- ops_math <- ops_nn``,
+``base <- ops_tensor``; ``ops_* <- optable <- mlprogram``; ``base <- classic_common <-
+classic_{trees,linear,svm,preprocess,nn} <- classic``; and the package ``__init__`` imports
+``spec_io``, ``mlprogram`` and ``classic`` (none of which imports the package back).
 """
 
 from __future__ import annotations
