@@ -6,45 +6,12 @@ import datetime as _dt
 from pathlib import Path
 from typing import Any
 
-from interop.errors import ConversionError
-from interop.types import TensorSpec
+from interop.errors import ConversionError, first_line
+
+# sklearn_onnx and the test fixtures import these two from here
+from interop.frameworks.onnx import graph_inputs, value_specs  # noqa: F401
 
 TWO_GB = 2**31 - 1
-STANDARD_DOMAINS = {"", "ai.onnx", "ai.onnx.ml", "com.microsoft"}
-
-
-def _elem_dtype(elem_type: int) -> str:
-    import onnx
-
-    if elem_type == onnx.TensorProto.STRING:
-        return "object"
-    try:
-        return str(onnx.helper.tensor_dtype_to_np_dtype(elem_type))
-    except Exception:
-        return f"onnx:{elem_type}"
-
-
-def value_specs(values: Any) -> tuple[TensorSpec, ...]:
-    """TensorSpecs from ONNX graph inputs or outputs (symbolic dims kept by name)."""
-    specs = []
-    for v in values:
-        t = v.type.tensor_type
-        shape: list[int | str | None] = []
-        if t.HasField("shape"):
-            for d in t.shape.dim:
-                if d.HasField("dim_value"):
-                    shape.append(int(d.dim_value))
-                elif d.HasField("dim_param"):
-                    shape.append(d.dim_param)
-                else:
-                    shape.append(None)
-        specs.append(TensorSpec(v.name, tuple(shape), _elem_dtype(t.elem_type)))
-    return tuple(specs)
-
-
-def graph_inputs(model: Any) -> list[Any]:
-    initializers = {i.name for i in model.graph.initializer}
-    return [i for i in model.graph.input if i.name not in initializers]
 
 
 def unsupported_ops(model: Any) -> list[str]:
@@ -92,9 +59,8 @@ def check_onnx(model: Any, converter: str) -> None:
         else:
             onnx.checker.check_model(model)
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConversionError(
-            f"{converter} produced an invalid ONNX model: {first}",
+            f"{converter} produced an invalid ONNX model: {first_line(exc)}",
             "report this with the model; try another opset with opset=",
         ) from exc
 

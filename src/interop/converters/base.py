@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from interop.errors import InvalidInput
-from interop.types import Conversion, Tolerance
-
-
-def modules_missing(modules: tuple[str, ...]) -> list[str]:
-    """The top-level modules in ``modules`` that cannot be found, without importing any."""
-    missing = []
-    for module in modules:
-        try:
-            found = importlib.util.find_spec(module) is not None
-        except (ImportError, ValueError):
-            found = False
-        if not found:
-            missing.append(module)
-    return missing
+from interop.types import FP32_TOLERANCE, Conversion, Tolerance
+from interop.util import modules_missing
 
 
 class Converter:
@@ -35,7 +22,7 @@ class Converter:
     target: ClassVar[str] = ""
     priority: ClassVar[int] = 0
     options: ClassVar[Mapping[str, Any]] = {}
-    default_tolerance: ClassVar[Tolerance] = Tolerance(atol=1e-4, rtol=1e-4)
+    default_tolerance: ClassVar[Tolerance] = FP32_TOLERANCE
     requires: ClassVar[tuple[str, ...]] = ()
     install_hint: ClassVar[str] = ""
 

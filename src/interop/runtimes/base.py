@@ -21,8 +21,8 @@ from __future__ import annotations
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from interop.converters.base import modules_missing
 from interop.types import TensorSpec
+from interop.util import modules_missing
 
 if TYPE_CHECKING:  # numpy is imported where it is used: --list loads this module
     import numpy as np

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from interop._lazy import LazyModule
 from interop.errors import InvalidInput
+from interop.frameworks.coreml import quiet_coremltools
 from interop.runtimes.base import Runtime
 from interop.types import TensorSpec
 
@@ -47,8 +48,6 @@ class CoremlRuntime(Runtime):
         self._mlmodel: Any = None
 
     def load(self) -> None:
-        from interop.converters._coreml import quiet_coremltools
-
         if self.native:
             with quiet_coremltools():
                 import coremltools as ct

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from interop.converters._onnx import value_specs
+from interop.frameworks.onnx import graph_inputs, value_specs
 from interop.runtimes.base import Runtime
 from interop.types import TensorSpec
 
@@ -49,8 +49,6 @@ class OnnxRuntime(Runtime):
         import onnx
 
         if isinstance(self.model, onnx.ModelProto):
-            from interop.converters._onnx import graph_inputs
-
             return value_specs(graph_inputs(self.model))
         specs = []
         for i in self.session.get_inputs():

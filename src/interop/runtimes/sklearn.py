@@ -24,6 +24,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from interop.errors import InvalidInput
+from interop.frameworks.sklearn import fitted_columns, selects_columns_by_name
 from interop.runtimes.base import Runtime
 from interop.types import TensorSpec
 
@@ -48,14 +49,12 @@ class SklearnRuntime(Runtime):
     install_hint = "pip install 'interop[sklearn]'"
 
     def load(self) -> None:
-        self._columns = _fitted_columns(self.model)
+        self._columns = fitted_columns(self.model)
         # the conversion says how its inputs are laid out; without one, only a model that
         # selects columns by name takes one input per column (as sklearn.onnx converts it)
         if self.conversion is not None:
             self._per_column = bool(self._columns) and self.conversion.input_layout == "dataframe"
         else:
-            from interop.converters.sklearn_onnx import selects_columns_by_name
-
             self._per_column = bool(self._columns) and selects_columns_by_name(self.model)
         self._dtypes = _recorded_dtypes(self.conversion)
         # Inspecting the loaded BLAS/OpenMP libraries costs milliseconds; do it once here,
@@ -141,11 +140,6 @@ def _shaped(name: str, values: Any) -> np.ndarray:
     if name == "predictions" and array.ndim == 1:
         array = array.reshape(-1, 1)
     return array
-
-
-def _fitted_columns(model: Any) -> list[str]:
-    names = getattr(model, "feature_names_in_", None)
-    return [str(n) for n in names] if names is not None else []
 
 
 def _recorded_dtypes(conversion: Any) -> dict[str, str]:
