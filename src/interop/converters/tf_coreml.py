@@ -3,7 +3,7 @@
 coremltools 9 fails on Keras 3 model objects in several ways (a Sequential model's
 ``output_names``, a ``model.export()`` SavedModel with two signatures, Keras 3 RNNs). A
 concrete function traced for fixed input specs converts, so every model kind goes through
-the same tf.function the tensorflow runtime runs (``interop.runtimes.tensorflow.describe``).
+the same tf.function the tensorflow runtime runs (``interop.frameworks.tensorflow.describe``).
 Exact GELU lowers to ``Erfc``, which coremltools' TensorFlow frontend lacks: we register a
 lowering ``Erfc(x) -> 1 - erf(x)``. Core ML outputs are renamed to the model's own names.
 """
@@ -59,7 +59,7 @@ class TensorflowToCoreml(_coreml.MLProgramConverter):
     install_hint: ClassVar[str] = "pip install 'interop[tensorflow,coreml]'"
 
     def _convert(self, model: Any, example_inputs: Any, options: dict[str, Any]) -> Conversion:
-        from interop.runtimes.tensorflow import (
+        from interop.frameworks.tensorflow import (
             describe,
             example_arrays,
             import_tensorflow,

@@ -1,6 +1,7 @@
 """TensorFlow/Keras -> ONNX through tf2onnx, tracing the same tf.function the runtime runs.
 
-Every model kind (Keras, tf.Module/tf.function, SavedModel) becomes one tf.function from
+Every model kind (Keras, tf.Module/tf.function, SavedModel) becomes one tf.function
+(``interop.frameworks.tensorflow.describe``) from
 inputs named after the model's own inputs to a dict keyed by its own output names; tf2onnx
 converts that function, so ONNX names equal the original names with no ``:0`` suffixes.
 
@@ -15,15 +16,13 @@ import logging
 import platform
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from interop.converters._onnx import check_onnx, opset_of, save_onnx, stamp_provenance, value_specs
+from interop.converters._onnx import check_onnx, opset_of, save_onnx, stamp_provenance
 from interop.converters.base import Converter
-from interop.errors import ConversionError, InvalidInput
-from interop.types import Conversion, Tolerance
-
-if TYPE_CHECKING:  # numpy is imported where it is used: --list loads this module
-    pass
+from interop.errors import ConversionError, InvalidInput, first_line
+from interop.frameworks.onnx import value_specs
+from interop.types import FP32_TOLERANCE, Conversion, Tolerance
 
 log = logging.getLogger("interop.converters.tf_onnx")
 
@@ -94,7 +93,7 @@ class TensorflowToOnnx(Converter):
     source: ClassVar[str] = "tensorflow"
     target: ClassVar[str] = "onnx"
     options: ClassVar[Mapping[str, Any]] = {"opset": DEFAULT_OPSET, "dynamic_batch": True}
-    default_tolerance: ClassVar[Tolerance] = Tolerance(atol=1e-4, rtol=1e-4)
+    default_tolerance: ClassVar[Tolerance] = FP32_TOLERANCE
     requires: ClassVar[tuple[str, ...]] = ("tensorflow", "tf2onnx", "onnx")
     install_hint: ClassVar[str] = "pip install 'interop[tensorflow]'"
 
@@ -111,7 +110,7 @@ class TensorflowToOnnx(Converter):
             )
         dynamic_batch = bool(options["dynamic_batch"])
 
-        from interop.runtimes.tensorflow import (
+        from interop.frameworks.tensorflow import (
             describe,
             example_arrays,
             import_tensorflow,
@@ -135,10 +134,8 @@ class TensorflowToOnnx(Converter):
                     custom_op_handlers=dict(CUSTOM_OP_HANDLERS),
                 )
         except Exception as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise ConversionError(
-                f"tf2onnx failed on {tf_model.kind} {tf_model.name!r}: "
-                f"{type(exc).__name__}: {first}",
+                f"tf2onnx failed on {tf_model.kind} {tf_model.name!r}: {first_line(exc)}",
                 "try another opset with opset=, or simplify the layer named in the message",
             ) from exc
         check_onnx(onnx_model, self.name)
