@@ -64,10 +64,10 @@ def test_parse_input_spec_rejects(text):
         loaders.parse_input_spec(text)
 
 
-def test_generate_is_seeded_and_sizes_named_dims_8():
+def test_seeded_inputs_are_seeded_and_size_named_dims_8():
     specs = [TensorSpec("x", ("batch", 3), "float32"), TensorSpec("i", ("batch",), "int64"),
              TensorSpec("m", (2, "seq"), "bool")]
-    first, second = loaders.generate(specs), loaders.generate(specs)
+    first, second = loaders.seeded_inputs(specs), loaders.seeded_inputs(specs)
     assert [a.shape for a in first] == [(8, 3), (8,), (2, 8)]
     assert [str(a.dtype) for a in first] == ["float32", "int64", "bool"]
     for a, b in zip(first, second, strict=True):
@@ -141,3 +141,23 @@ def test_skops_untrusted_types_listed_and_trust_opt_in():
     assert "--trust" in refused.value.hint
     loaded = loaders.load_model(str(FILES / "tiny.skops"))
     assert loaded.source == "sklearn" and loaded.input_specs[0].shape == ("batch", 4)
+
+
+def test_one_format_table_names_every_loader(tmp_path):
+    from interop.detect import FORMATS, converted_format, detect_path
+    from interop.util import import_ref
+
+    for fmt in FORMATS:
+        assert bool(fmt.loader) != fmt.converted, fmt.kind
+        if fmt.loader:
+            assert callable(import_ref(fmt.loader)), fmt.loader
+    assert {f.kind for f in FORMATS if f.pickle} == {"torch.pickle", "pickle"}
+    assert converted_format(".ONNX") == "onnx" and converted_format(".pt2") is None
+    package_dir = tmp_path / "m.mlpackage"
+    package_dir.mkdir()
+    assert detect_path(package_dir) == "coreml"
+    with pytest.raises(InvalidInput, match="already a Core ML model"):
+        loaders.sniff(str(package_dir))
+    (tmp_path / "m.tflite").write_bytes(b"TFL3")
+    with pytest.raises(InvalidInput, match="already a converted model"):
+        loaders.sniff(str(tmp_path / "m.tflite"))

@@ -1,8 +1,13 @@
-"""Which framework an object or a file belongs to, decided without importing any framework."""
+"""Which framework an object or a file belongs to, decided without importing any framework.
+
+``FORMATS`` is the one table of model file formats: every other module (loaders, the CLI,
+checking a saved model) reads it instead of keeping its own list of suffixes.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,26 +22,87 @@ MODULE_ALIASES = {
     "sklearn": "sklearn",
 }
 
-FILE_SOURCES = {
-    ".pt2": "torch",
-    ".pt": "torch",
-    ".pth": "torch",
-    ".ts": "torch",
-    ".keras": "tensorflow",
-    ".h5": "tensorflow",
-    ".hdf5": "tensorflow",
-    ".skops": "sklearn",
-    ".pkl": "sklearn",
-    ".pickle": "sklearn",
-    ".joblib": "sklearn",
-}
 
-CONVERTED_FORMATS = {
-    ".onnx": "onnx",
-    ".mlpackage": "coreml",
-    ".mlmodel": "coreml",
-    ".tflite": "tflite",
-}
+@dataclass(frozen=True)
+class FileFormat:
+    """One kind of model file or directory.
+
+    ``kind`` is what ``interop.loaders.sniff`` answers for it. ``source`` is the framework an
+    original belongs to, or for a converted model (``converted``) the format's name, which is
+    also the target and runtime name. ``directory``: the model is a directory, recognised by
+    its suffix or by one of the ``markers`` files inside. ``pickle``: loading runs code, so
+    it needs an explicit opt-in. ``loader`` is the ``module:function`` (a string, so this
+    module imports nothing) that loads an original: ``loader(path, trust) -> LoadedModel``.
+    """
+
+    kind: str
+    source: str
+    suffixes: tuple[str, ...] = ()
+    directory: bool = False
+    markers: tuple[str, ...] = ()
+    pickle: bool = False
+    loader: str = ""
+    converted: bool = False
+
+
+FORMATS: tuple[FileFormat, ...] = (
+    FileFormat("torch.export", "torch", (".pt2",),
+               loader="interop.loaders.torch:load_exported_program"),
+    # .pt, .pth and .ts hold either: the archive's contents tell them apart (loaders.sniff)
+    FileFormat("torchscript", "torch", (".pt", ".pth", ".ts"),
+               loader="interop.loaders.torch:load_torchscript"),
+    FileFormat("torch.pickle", "torch", (".pt", ".pth", ".ts"), pickle=True,
+               loader="interop.loaders.torch:load_torch_pickle"),
+    FileFormat("keras", "tensorflow", (".keras",), loader="interop.loaders.tensorflow:load_keras"),
+    FileFormat("keras.h5", "tensorflow", (".h5", ".hdf5"),
+               loader="interop.loaders.tensorflow:load_keras"),
+    FileFormat("savedmodel", "tensorflow", directory=True,
+               markers=("saved_model.pb", "saved_model.pbtxt"),
+               loader="interop.loaders.tensorflow:load_savedmodel"),
+    FileFormat("skops", "sklearn", (".skops",), loader="interop.loaders.sklearn:load_skops"),
+    # a pickle may hold any model; scikit-learn is the usual one, and loading tells for sure
+    FileFormat("pickle", "sklearn", (".pkl", ".pickle", ".joblib"), pickle=True,
+               loader="interop.loaders.sklearn:load_pickle"),
+    FileFormat("onnx", "onnx", (".onnx",), converted=True),
+    FileFormat("mlpackage", "coreml", (".mlpackage",), directory=True, converted=True),
+    FileFormat("mlmodel", "coreml", (".mlmodel",), converted=True),
+    FileFormat("tflite", "tflite", (".tflite",), converted=True),
+)
+
+UNKNOWN_FILE_HINT = (
+    "use .pt2, .pt, .keras, .h5, a SavedModel directory, .skops, or a "
+    "package.module:function factory"
+)
+
+
+def formats_for_suffix(suffix: str) -> tuple[FileFormat, ...]:
+    """Every format whose files end in ``suffix`` (case-insensitive), in table order."""
+    suffix = suffix.lower()
+    return tuple(f for f in FORMATS if suffix in f.suffixes)
+
+
+def format_named(kind: str) -> FileFormat:
+    """The format whose ``kind`` is ``kind``; KeyError if there is none."""
+    for fmt in FORMATS:
+        if fmt.kind == kind:
+            return fmt
+    raise KeyError(kind)
+
+
+def converted_format(suffix: str) -> str | None:
+    """The converted format (``onnx``, ``coreml``...) a file name suffix claims, or None."""
+    found = [f for f in formats_for_suffix(suffix) if f.converted]
+    return found[0].source if found else None
+
+
+def directory_format(path: str | Path) -> FileFormat | None:
+    """The format of a model directory: by a marker file inside, else by its suffix."""
+    p = Path(path)
+    for fmt in FORMATS:
+        if any((p / marker).exists() for marker in fmt.markers):
+            return fmt
+    found = [f for f in formats_for_suffix(p.suffix) if f.directory]
+    return found[0] if found else None
 
 
 def _module_roots(obj: Any) -> list[str]:
@@ -74,21 +140,17 @@ def detect_path(path: str | Path) -> str:
     """The framework or format a model file or directory belongs to, from its name and layout."""
     p = Path(path)
     if p.is_dir():
-        if (p / "saved_model.pb").exists() or (p / "saved_model.pbtxt").exists():
-            return "tensorflow"
-        if p.suffix == ".mlpackage":
-            return "coreml"
-        raise InvalidInput(
-            f"{p} is a directory but not a SavedModel (no saved_model.pb inside)",
-            "point at a SavedModel directory or a model file",
-        )
-    suffix = p.suffix.lower()
-    if suffix in FILE_SOURCES:
-        return FILE_SOURCES[suffix]
-    if suffix in CONVERTED_FORMATS:
-        return CONVERTED_FORMATS[suffix]
+        fmt = directory_format(p)
+        if fmt is None:
+            raise InvalidInput(
+                f"{p} is a directory but not a SavedModel (no saved_model.pb inside)",
+                "point at a SavedModel directory or a model file",
+            )
+        return fmt.source
+    found = formats_for_suffix(p.suffix)
+    if found:
+        return found[0].source
     raise InvalidInput(
-        f"unknown model file type {suffix or '(no suffix)'!r} for {p.name}",
-        "use .pt2, .pt, .keras, .h5, a SavedModel directory, .skops, or a "
-        "package.module:function factory",
+        f"unknown model file type {p.suffix.lower() or '(no suffix)'!r} for {p.name}",
+        UNKNOWN_FILE_HINT,
     )

@@ -12,11 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from interop import registry
-from interop.detect import detect_source
+from interop.detect import converted_format, detect_source
 from interop.errors import InvalidInput
 from interop.types import IO_METADATA_KEY, Conversion, Tolerance
-
-TARGET_BY_SUFFIX = {".onnx": "onnx", ".mlpackage": "coreml", ".mlmodel": "coreml"}
 
 
 def _unsaveable(model: Any, path: Path) -> None:
@@ -44,7 +42,7 @@ def conversion_from_path(path: str | Path, original: Any) -> tuple[Conversion, l
     path = Path(path)
     if not path.exists():
         raise InvalidInput(f"{path} does not exist", "pass a Conversion or an existing model path")
-    target = TARGET_BY_SUFFIX.get(path.suffix.lower())
+    target = converted_format(path.suffix)
     if target is None:
         raise InvalidInput(
             f"cannot tell the format of {path.name}",

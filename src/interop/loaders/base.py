@@ -1,0 +1,71 @@
+"""What every loader shares: the LoadedModel record, framework imports, error wording."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from interop.errors import InvalidInput, MissingDependency, first_line
+from interop.types import TensorSpec
+from interop.util import import_ref
+
+INSTALL = {
+    "torch": "pip install 'interop[torch]'",
+    "keras": "pip install 'interop[tensorflow]'",
+    "tensorflow": "pip install 'interop[tensorflow]'",
+    "skops": "pip install 'interop[sklearn]'",
+    "joblib": "pip install joblib",
+    "pandas": "pip install pandas",
+}
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model read from a file or a factory, with what it says about its own inputs.
+
+    ``model`` is the object to convert, or for a SavedModel the directory path (the
+    tensorflow converter reads it itself). ``input_specs`` is empty where the model carries
+    no signature (TorchScript, pickles).
+    """
+
+    model: Any
+    kind: str
+    source: str
+    path: str
+    example_inputs: Any = None
+    input_specs: tuple[TensorSpec, ...] = ()
+    needs_dataframe: bool = False
+    notes: tuple[str, ...] = field(default=())
+
+
+def install_hint(module: str) -> str:
+    root = module.split(".")[0]
+    return INSTALL.get(root, f"pip install {root}")
+
+
+def quote(exc: BaseException) -> str:
+    """``errors.first_line``, capped so that one long foreign message cannot flood ours."""
+    return first_line(exc)[:300]
+
+
+def require(module: str) -> Any:
+    """Import ``module`` (a framework), or raise MissingDependency saying how to install it."""
+    try:
+        return import_ref(module)
+    except ImportError as exc:
+        root = module.split(".")[0]
+        raise MissingDependency(
+            f"{root} is needed to load this model but cannot be imported ({quote(exc)})",
+            install_hint(root),
+            package=root,
+        ) from None
+
+
+def unreadable(path: Path, what: str, exc: BaseException, hint: str = "") -> InvalidInput:
+    """The error for a file whose framework failed to read it."""
+    return InvalidInput(
+        f"cannot load {path} as a {what}: {quote(exc)}",
+        hint or "the file is truncated, corrupt, or was written by an incompatible version; "
+        "save it again",
+    )
