@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
-import warnings
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from interop._lazy import LazyModule
 from interop.converters import _coreml
 from interop.errors import ConversionError, InvalidInput, first_line
+from interop.frameworks import torch as torch_fw
 from interop.types import Conversion
 
 if TYPE_CHECKING:
@@ -40,102 +39,91 @@ class TorchToCoreml(_coreml.MLProgramConverter):
                 f"{type(model).__name__}",
                 "pass a torch.nn.Module or the result of torch.export.export",
             )
-        args = _as_tensors(example_inputs, torch)
-        if not args:
-            raise InvalidInput(
-                "torch.coreml needs example_inputs", "pass example_inputs=(tensor, ...)"
-            )
-        names = _input_names(model, len(args), is_program)
+        args = torch_fw.example_tensors(model, example_inputs, self.name)
+        names = torch_fw.input_names(model, len(args))
         warnings_out: list[str] = []
-        route = "torch.export"
-        batch_range: tuple[int, int] | None = None
-        if is_program:
-            program, batch_range, note = _prepare_program(model, args, dynamic, max_batch, torch)
+        # the module runs in eval mode for export, tracing and the tracing fallback below;
+        # each submodule's own mode is put back afterwards
+        with torch_fw.eval_mode(model):
+            route = "torch.export"
+            if is_program:
+                program, batch_range, note = _prepare_program(model, args, dynamic, max_batch)
+            else:
+                try:
+                    program, batch_range, note = _export(model, args, dynamic, max_batch)
+                except Exception as exc:
+                    route = "torch.jit.trace"
+                    batch_range = (1, max_batch) if dynamic else None
+                    note = (
+                        f"torch.export failed ({first_line(exc)}); converted from "
+                        "torch.jit.trace instead"
+                    )
+                    log.warning(note)
+                    try:
+                        program = _trace(model, args, captured)
+                    except Exception as trace_exc:
+                        raise ConversionError(
+                            f"torch.coreml could not capture the model: export failed with "
+                            f"{first_line(exc)}; tracing failed with {first_line(trace_exc)}",
+                            "make the model exportable with torch.export (no data-dependent "
+                            "control flow), or convert an ExportedProgram",
+                        ) from trace_exc
             if note:
                 warnings_out.append(note)
-        else:
-            was_training = model.training
-            model.eval()
+
+            ct_inputs = []
+            for name, arg in zip(names, args, strict=True):
+                shape: list[Any] = list(arg.shape)
+                if batch_range is not None and shape:
+                    low, high = batch_range
+                    default = min(max(int(shape[0]), low), high)
+                    shape[0] = ct.RangeDim(lower_bound=low, upper_bound=high, default=default)
+                dtype = np.int32 if not arg.is_floating_point() else np.float32
+                ct_inputs.append(ct.TensorType(name=name, shape=tuple(shape), dtype=dtype))
+
+            def to_coreml(captured_program: Any) -> Any:
+                with _coreml.quiet_coremltools() as during:
+                    converted = ct.convert(
+                        captured_program,
+                        inputs=ct_inputs,
+                        convert_to="mlprogram",
+                        compute_precision=_coreml.compute_precision(ct, precision),
+                        minimum_deployment_target=target,
+                    )
+                for message in during.messages:
+                    captured.add(message)
+                return converted
+
             try:
-                program, batch_range, note = _export(model, args, dynamic, max_batch, torch)
-                if note:
-                    warnings_out.append(note)
+                mlmodel = to_coreml(program)
             except Exception as exc:
+                retry = None
+                if route == "torch.export" and not is_program:
+                    # coremltools' TorchScript frontend lowers some modules (nn.LSTM, nn.GRU)
+                    # that its torch.export frontend rejects
+                    try:
+                        retry = to_coreml(_trace(model, args, captured))
+                    except Exception as trace_exc:
+                        log.debug("tracing fallback failed: %s", first_line(trace_exc))
+                if retry is None:
+                    raise ConversionError(
+                        f"coremltools could not convert the torch model: {first_line(exc)}",
+                        "the message names the op without a Core ML lowering; replace that "
+                        "layer, or try precision='fp32' / another minimum_deployment_target",
+                    ) from exc
                 note = (
-                    f"torch.export failed ({first_line(exc)}); converted from torch.jit.trace "
-                    "instead"
+                    f"coremltools rejected the torch.export program ({first_line(exc)}); "
+                    "converted from torch.jit.trace instead"
                 )
                 log.warning(note)
                 warnings_out.append(note)
                 route = "torch.jit.trace"
-                batch_range = (1, max_batch) if dynamic else None
-                try:
-                    program = _trace(model, args, torch, captured)
-                except Exception as trace_exc:
-                    raise ConversionError(
-                        f"torch.coreml could not capture the model: export failed with "
-                        f"{first_line(exc)}; tracing failed with {first_line(trace_exc)}",
-                        "make the model exportable with torch.export (no data-dependent "
-                        "control flow), or convert an ExportedProgram",
-                    ) from trace_exc
-            finally:
-                if was_training:
-                    model.train()
-
-        dynamic = batch_range is not None
-        ct_inputs = []
-        for name, arg in zip(names, args, strict=True):
-            shape: list[Any] = list(arg.shape)
-            if batch_range is not None and shape:
-                low, high = batch_range
-                default = min(max(int(shape[0]), low), high)
-                shape[0] = ct.RangeDim(lower_bound=low, upper_bound=high, default=default)
-            dtype = np.int32 if not arg.is_floating_point() else np.float32
-            ct_inputs.append(ct.TensorType(name=name, shape=tuple(shape), dtype=dtype))
-
-        def to_coreml(captured_program: Any) -> Any:
-            with _coreml.quiet_coremltools() as during:
-                converted = ct.convert(
-                    captured_program,
-                    inputs=ct_inputs,
-                    convert_to="mlprogram",
-                    compute_precision=_coreml.compute_precision(ct, precision),
-                    minimum_deployment_target=target,
-                )
-            for message in during.messages:
-                captured.add(message)
-            return converted
-
-        try:
-            mlmodel = to_coreml(program)
-        except Exception as exc:
-            retry = None
-            if route == "torch.export" and not is_program:
-                # coremltools' TorchScript frontend lowers some modules (nn.LSTM, nn.GRU)
-                # that its torch.export frontend rejects
-                try:
-                    retry = to_coreml(_trace(model.eval(), args, torch, captured))
-                except Exception as trace_exc:
-                    log.debug("tracing fallback failed: %s", first_line(trace_exc))
-            if retry is None:
-                raise ConversionError(
-                    f"coremltools could not convert the torch model: {first_line(exc)}",
-                    "the message names the op without a Core ML lowering; replace that layer, "
-                    "or try precision='fp32' / another minimum_deployment_target",
-                ) from exc
-            note = (
-                f"coremltools rejected the torch.export program ({first_line(exc)}); "
-                "converted from torch.jit.trace instead"
-            )
-            log.warning(note)
-            warnings_out.append(note)
-            route = "torch.jit.trace"
-            mlmodel = retry
+                mlmodel = retry
         note = _coreml.untested_version_note("torch", torch.__version__)
         if note:
             warnings_out.append(note)
         warnings_out.extend(_coreml.relevant_warnings(captured, "torch"))
-        if not dynamic and options["dynamic_batch"]:
+        if batch_range is None and options["dynamic_batch"]:
             warnings_out.append(
                 "the Core ML model has a fixed batch size "
                 f"{int(args[0].shape[0]) if args[0].ndim else 1}: the batch dimension "
@@ -178,75 +166,45 @@ class TorchToCoreml(_coreml.MLProgramConverter):
         )
 
 
-def _trace(model: Any, args: list[Any], torch: Any, captured: _coreml.Captured) -> Any:
-    """torch.jit.trace, keeping what it warns (a TracerWarning can mean a wrong trace)."""
-    with warnings.catch_warnings(record=True) as caught, torch.no_grad():
-        warnings.simplefilter("always")
-        traced = torch.jit.trace(model, tuple(args), check_trace=False)
-    for warning in caught:
-        captured.add(f"torch.jit.trace: {warning.message}")
+def _trace(model: Any, args: tuple[Any, ...], captured: _coreml.Captured) -> Any:
+    """torch.jit.trace, keeping what it warns for Conversion.warnings."""
+    traced, messages = torch_fw.jit_trace(model, args)
+    for message in messages:
+        captured.add(message)
     return traced
 
 
-def _as_tensors(example_inputs: Any, torch: Any) -> list[Any]:
-    if example_inputs is None:
-        return []
-    items = example_inputs if isinstance(example_inputs, (tuple, list)) else (example_inputs,)
-    tensors = []
-    for item in items:
-        if isinstance(item, torch.Tensor):
-            tensors.append(item)
-        else:
-            tensors.append(torch.from_numpy(np.ascontiguousarray(np.asarray(item))))
-    return tensors
-
-
-def _input_names(model: Any, count: int, is_program: bool) -> list[str]:
-    """Input names from the forward signature (or the program's user inputs)."""
-    names: list[str] = []
-    try:
-        if is_program:
-            names = list(model.graph_signature.user_inputs)
-        else:
-            params = inspect.signature(model.forward).parameters.values()
-            names = [
-                p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-            ]
-    except (TypeError, ValueError, AttributeError):
-        names = []
-    if len(names) < count or len(set(names[:count])) != count:
-        return [f"input_{i}" for i in range(count)]
-    return names[:count]
-
-
 def _export(
-    model: Any, args: list[Any], dynamic: bool, max_batch: int, torch: Any
+    model: Any, args: tuple[Any, ...], dynamic: bool, max_batch: int
 ) -> tuple[Any, tuple[int, int] | None, str]:
     """torch.export the model, with a symbolic batch when asked and possible."""
+    import torch
+
     if dynamic:
         try:
-            program = _export_flexible(model, args, max_batch, torch)
-            return program, _batch_range(program, max_batch), ""
+            program = _export_flexible(model, args, max_batch)
+            return program, torch_fw.batch_range(program, max_batch), ""
         except Exception as exc:
             note = (
                 f"torch.export with a flexible batch failed ({first_line(exc)}); "
                 "exported with the example's fixed shapes"
             )
-            program = torch.export.export(model, tuple(args))
+            program = torch.export.export(model, args)
             return program.run_decompositions({}), None, note
-    program = torch.export.export(model, tuple(args))
+    program = torch.export.export(model, args)
     return program.run_decompositions({}), None, ""
 
 
-def _export_flexible(model: Any, args: list[Any], max_batch: int, torch: Any) -> Any:
-    batch = torch.export.Dim("batch", min=1, max=max_batch)
-    shapes = tuple({0: batch} if a.ndim else None for a in args)
-    program = torch.export.export(model, tuple(args), dynamic_shapes=shapes)
+def _export_flexible(model: Any, args: tuple[Any, ...], max_batch: int) -> Any:
+    import torch
+
+    shapes = torch_fw.batch_shapes(args, max_batch)
+    program = torch.export.export(model, args, dynamic_shapes=shapes)
     return program.run_decompositions({})
 
 
 def _prepare_program(
-    program: Any, args: list[Any], dynamic: bool, max_batch: int, torch: Any
+    program: Any, args: tuple[Any, ...], dynamic: bool, max_batch: int
 ) -> tuple[Any, tuple[int, int] | None, str]:
     """Decompose a given ExportedProgram; its batch range is what its graph says.
 
@@ -259,64 +217,20 @@ def _prepare_program(
     decomposed = program.run_decompositions({})
     if not dynamic:
         return decomposed, None, ""
-    batch_range = _batch_range(decomposed, max_batch)
-    if batch_range is not None or not _batch_was_pinned(program):
+    batch_range = torch_fw.batch_range(decomposed, max_batch)
+    if batch_range is not None or not torch_fw.batch_was_pinned(program):
         return decomposed, batch_range, ""
     try:
-        again = _export_flexible(program.module(), args, max_batch, torch)
+        again = _export_flexible(program.module(), args, max_batch)
     except Exception as exc:
         return decomposed, None, (
             "the ExportedProgram's batch dimension was pinned to a fixed size after export "
             f"and re-exporting it with a flexible batch failed ({first_line(exc)})"
         )
-    return again, _batch_range(again, max_batch), (
+    return again, torch_fw.batch_range(again, max_batch), (
         "the ExportedProgram's symbolic batch had been pinned to a fixed size after export; "
         "re-exported from program.module() with a flexible batch"
     )
-
-
-def _user_input_dims(program: Any) -> list[Any]:
-    """The batch dimension of each user input's placeholder (SymInt or int)."""
-    user_inputs = set(program.graph_signature.user_inputs)
-    dims = []
-    for node in program.graph.nodes:
-        if node.op == "placeholder" and node.name in user_inputs:
-            shape = getattr(node.meta.get("val"), "shape", None)
-            if shape:
-                dims.append(shape[0])
-    return dims
-
-
-def _batch_range(program: Any, max_batch: int) -> tuple[int, int] | None:
-    """The (lower, upper) batch bounds Core ML gets, or None for a fixed batch.
-
-    Read as coremltools reads it: a dimension is flexible only where its printed symbol is
-    a key of range_constraints (a SymInt whose guard made it a number prints as that
-    number). Never ``int()`` a SymInt here: that adds a guard which pins it. The bounds are
-    the program's own, clipped to [1, max_batch].
-    """
-    dims = _user_input_dims(program)
-    if not dims:
-        return None
-    ranges = {str(symbol): bounds for symbol, bounds in program.range_constraints.items()}
-    bounds = ranges.get(str(dims[0]))
-    if bounds is None:
-        return None
-    low, high = 1, max_batch
-    # sympy comparisons, so that torch's int_oo bounds (which int() refuses) work too
-    if bool(bounds.lower > low):
-        low = int(bounds.lower)
-    if bool(bounds.upper < high):
-        high = int(bounds.upper)
-    return (low, high) if low < high else None
-
-
-def _batch_was_pinned(program: Any) -> bool:
-    """A SymInt batch whose expression a guard has since turned into a number."""
-    dims = _user_input_dims(program)
-    node = getattr(dims[0], "node", None) if dims else None
-    expr = getattr(node, "expr", None)
-    return expr is not None and not getattr(expr, "free_symbols", True)
 
 
 __all__ = ["TorchToCoreml"]

@@ -9,7 +9,6 @@ warnings). The check still runs the ScriptModule itself as the original.
 from __future__ import annotations
 
 import contextlib
-import inspect
 import io
 import logging
 import re
@@ -17,17 +16,12 @@ import warnings
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from interop.converters._onnx import (
-    check_onnx,
-    graph_inputs,
-    opset_of,
-    save_onnx,
-    stamp_provenance,
-    value_specs,
-)
+from interop.converters._onnx import check_onnx, opset_of, save_onnx, stamp_provenance
 from interop.converters.base import Converter
 from interop.errors import ConversionError, InvalidInput
-from interop.types import Conversion, Tolerance
+from interop.frameworks import torch as torch_fw
+from interop.frameworks.onnx import graph_inputs, value_specs
+from interop.types import FP32_TOLERANCE, Conversion, Tolerance
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +78,7 @@ class TorchToOnnx(Converter):
         "output_names": None,
         "optimize": True,
     }
-    default_tolerance: ClassVar[Tolerance] = Tolerance(atol=1e-4, rtol=1e-4)
+    default_tolerance: ClassVar[Tolerance] = FP32_TOLERANCE
     requires: ClassVar[tuple[str, ...]] = ("torch", "onnx", "onnxscript", "onnxruntime")
     install_hint: ClassVar[str] = "pip install 'interop[torch]'"
 
@@ -100,22 +94,18 @@ class TorchToOnnx(Converter):
                 "pass the model object (or torch.export.export(model, args))",
             )
         opset = _check_opset(options["opset"])
-        args = _example_tensors(model, example_inputs, is_program)
-        original_names = _original_input_names(model, len(args), is_program)
+        args = torch_fw.example_tensors(model, example_inputs, self.name)
+        original_names = torch_fw.input_names(model, len(args))
         input_names = _names_option(options["input_names"], "input_names", len(args))
         if is_script and input_names is None:
             # the translated program renames inputs (x -> x_1); keep forward()'s names
             input_names = list(original_names)
         warns: list[str] = []
-        # Inference graphs need eval mode (dropout off, batch norm on running statistics);
-        # each submodule's own mode is put back afterwards.
-        modes = [] if is_program else [(m, m.training) for m in model.modules()]
-        if any(training for _, training in modes):
-            warns.append("the model was in training mode; it was exported in eval mode")
-        try:
-            if modes:
-                model.eval()
-            n_outputs = _count_outputs(model, args, is_program)
+        # Inference graphs need eval mode; each submodule's own mode is put back afterwards.
+        with torch_fw.eval_mode(model) as was_training:
+            if was_training:
+                warns.append("the model was in training mode; it was exported in eval mode")
+            n_outputs = torch_fw.count_outputs(model, args)
             if is_script:
                 model = _script_to_program(model, args, bool(options["dynamic_batch"]), warns)
                 is_program = True
@@ -129,9 +119,6 @@ class TorchToOnnx(Converter):
                 bool(options["optimize"]),
                 warns,
             )
-        finally:
-            for module, training in modes:
-                module.training = training
         onnx_model = program.model_proto
         if opset is not None and opset_of(onnx_model) != opset:
             raise ConversionError(
@@ -160,7 +147,7 @@ class TorchToOnnx(Converter):
             # A program's own symbolic shapes say which outputs follow the batch; the ONNX
             # graph's output dims are only the exporter's rendering of them.
             firsts = (
-                _program_output_batch_dims(model)
+                torch_fw.output_batch_dims(model)
                 if is_program
                 else [spec.shape[0] if spec.shape else None for spec in output_specs]
             )
@@ -208,10 +195,10 @@ class TorchToOnnx(Converter):
     ) -> tuple[tuple[Any, ...], tuple[Any, ...] | None]:
         """The positional args and dynamic_shapes to hand the exporter."""
         if not is_program:
-            return _batch_dynamic(args) if options["dynamic_batch"] else (args, None)
-        if _program_has_dynamic_batch(model):
+            return torch_fw.batch_dynamic(args) if options["dynamic_batch"] else (args, None)
+        if torch_fw.program_has_dynamic_batch(model):
             # The program already carries its symbols; this only names its batch "batch".
-            return (), _batch_dynamic(args)[1]
+            return (), torch_fw.batch_shapes(args)
         if options["dynamic_batch"]:
             warns.append(
                 "the ExportedProgram has a fixed batch size; export it with "
@@ -306,72 +293,6 @@ def _check_opset(opset: Any) -> int | None:
     return opset
 
 
-def _as_tensor(value: Any, position: int) -> Any:
-    import numpy as np
-    import torch
-
-    if isinstance(value, torch.Tensor):
-        return value.detach()
-    if isinstance(value, np.ndarray):
-        return torch.from_numpy(np.array(value, copy=True))
-    raise InvalidInput(
-        f"example input {position} is a {type(value).__name__}, not a tensor or numpy array",
-        "pass example_inputs as a tensor, an array, or a tuple of them",
-    )
-
-
-def _example_tensors(model: Any, example_inputs: Any, is_program: bool) -> tuple[Any, ...]:
-    if example_inputs is None:
-        if is_program and model.example_inputs is not None:
-            args, kwargs = model.example_inputs
-            if kwargs:
-                raise InvalidInput(
-                    "the ExportedProgram was exported with keyword inputs",
-                    "pass example_inputs= as a tuple of positional tensors",
-                )
-            example_inputs = tuple(args)
-        else:
-            raise InvalidInput(
-                "torch.onnx needs example_inputs to trace the model",
-                "pass example_inputs=(tensor, ...) with a realistic batch",
-            )
-    if isinstance(example_inputs, dict):
-        raise InvalidInput(
-            "torch.onnx takes positional example inputs, not a dict",
-            "pass example_inputs as a tuple in forward()'s argument order",
-        )
-    if not isinstance(example_inputs, (tuple, list)):
-        example_inputs = (example_inputs,)
-    args = tuple(_as_tensor(v, i) for i, v in enumerate(example_inputs))
-    if not args:
-        raise InvalidInput("example_inputs is empty", "pass at least one tensor")
-    return args
-
-
-def _original_input_names(model: Any, count: int, is_program: bool) -> list[str]:
-    """forward()'s argument names (the ExportedProgram's user inputs), else input_0..."""
-    names: list[str] = []
-    if is_program:
-        names = [str(n) for n in model.graph_signature.user_inputs]
-    elif _is_script(model):
-        # a ScriptMethod has no Python signature; its schema lists self and the arguments
-        names = [a.name for a in model.forward.schema.arguments][1:]
-    else:
-        try:
-            params = inspect.signature(model.forward).parameters.values()
-            names = [
-                p.name
-                for p in params
-                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-            ]
-        except (TypeError, ValueError):
-            names = []
-    names = names[:count]
-    if len(names) != count or len(set(names)) != count:
-        names = [f"input_{i}" for i in range(count)]
-    return names
-
-
 def _names_option(value: Any, option: str, count: int) -> list[str] | None:
     if value is None:
         return None
@@ -385,53 +306,6 @@ def _names_option(value: Any, option: str, count: int) -> list[str] | None:
             f"give exactly {count} distinct names",
         )
     return names
-
-
-def _count_outputs(model: Any, args: tuple[Any, ...], is_program: bool) -> int:
-    """How many tensors the model returns, flattened as the exporter flattens them."""
-    import torch
-    from torch.utils._pytree import tree_leaves
-
-    if is_program:
-        return len(model.graph_signature.user_outputs)
-    try:
-        with torch.inference_mode():
-            result = model(*args)
-    except Exception as exc:
-        first = (str(exc).strip().splitlines() or [""])[0]
-        raise InvalidInput(
-            f"the model failed on the example inputs: {type(exc).__name__}: {first}",
-            "pass example_inputs that forward() accepts, in its argument order",
-        ) from None
-    leaves = tree_leaves(result)
-    if not leaves or not all(isinstance(leaf, torch.Tensor) for leaf in leaves):
-        raise InvalidInput(
-            "the model's forward() must return tensors (a tensor or a tuple of tensors)",
-            "return only tensors from forward(); compute other values outside the model",
-        )
-    return len(leaves)
-
-
-def _batch_dynamic(args: tuple[Any, ...]) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
-    """dynamic_shapes marking dim 0 of every batched input as one shared ``batch`` Dim.
-
-    torch.export specialises a size-1 dimension to a constant, so a batch of one is doubled
-    for tracing only; the example feed keeps the caller's tensors.
-    """
-    import torch
-
-    batch = torch.export.Dim("batch")
-    shapes = tuple({0: batch} if a.dim() >= 1 else None for a in args)
-    batched = [a for a in args if a.dim() >= 1]
-    if batched and all(a.shape[0] == 1 for a in batched):
-        args = tuple(torch.cat([a, a]) if a.dim() >= 1 else a for a in args)
-    return args, shapes
-
-
-def _is_script(model: Any) -> bool:
-    import torch
-
-    return isinstance(model, torch.jit.ScriptModule)
 
 
 def _script_to_program(
@@ -456,7 +330,7 @@ def _script_to_program(
     traced_args: tuple[Any, ...] = args
     shapes: tuple[Any, ...] | None = None
     if dynamic_batch:
-        traced_args, shapes = _batch_dynamic(args)
+        traced_args, shapes = torch_fw.batch_dynamic(args)
     stream = _LogStream(log)
     try:
         # TorchScript and export chatter goes to the debug log, as the exporter's does
@@ -482,71 +356,6 @@ def _script_to_program(
         "against the ScriptModule"
     )
     return program
-
-
-def _batch_symbols(program: Any) -> set[Any]:
-    """The symbols that size dim 0 of the program's user inputs (empty when fixed)."""
-    import torch
-
-    symbols: set[Any] = set()
-    for node in program.graph.nodes:
-        if node.op != "placeholder" or node.name not in program.graph_signature.user_inputs:
-            continue
-        value = node.meta.get("val")
-        if isinstance(value, torch.Tensor) and value.dim() >= 1:
-            first = value.shape[0]
-            if isinstance(first, torch.SymInt):
-                symbols |= set(first.node.expr.free_symbols)
-    return symbols
-
-
-def _program_has_dynamic_batch(program: Any) -> bool:
-    """True when dim 0 of every batched user input is a symbol the program keeps free."""
-    import torch
-
-    ranged = {str(s) for s in program.range_constraints}
-    for node in program.graph.nodes:
-        if node.op != "placeholder" or node.name not in program.graph_signature.user_inputs:
-            continue
-        value = node.meta.get("val")
-        if not isinstance(value, torch.Tensor) or value.dim() < 1:
-            continue
-        first = value.shape[0]
-        # a SymInt a guard has since pinned (int() on it) has a number, not a symbol
-        free = isinstance(first, torch.SymInt) and {
-            str(s) for s in first.node.expr.free_symbols
-        } & ranged
-        if not free:
-            return False
-    return True
-
-
-def _program_output_batch_dims(program: Any) -> list[Any]:
-    """Per user output: "batch" when dim 0 is the inputs' batch symbol, else that dim.
-
-    Read from the program's symbolic output shapes; None for a 0-d or non-tensor output.
-    """
-    import torch
-    from torch.export.graph_signature import OutputKind
-
-    batch = _batch_symbols(program)
-    output_node = next(n for n in program.graph.nodes if n.op == "output")
-    values = output_node.args[0]
-    found: list[Any] = []
-    for spec, value in zip(program.graph_signature.output_specs, values, strict=False):
-        if spec.kind != OutputKind.USER_OUTPUT:
-            continue
-        meta = getattr(value, "meta", {}).get("val") if hasattr(value, "meta") else None
-        if not isinstance(meta, torch.Tensor) or meta.dim() == 0:
-            found.append(None)
-            continue
-        first = meta.shape[0]
-        if isinstance(first, torch.SymInt):
-            expr = first.node.expr
-            found.append("batch" if expr.free_symbols and expr in batch else str(expr))
-        else:
-            found.append(int(first))
-    return found
 
 
 def _export_cause(exc: BaseException) -> tuple[str, str]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 from interop.errors import InvalidInput
+from interop.frameworks import torch as torch_fw
 from interop.runtimes.base import Runtime
 from interop.types import TensorSpec
 
@@ -23,7 +25,7 @@ class TorchRuntime(Runtime):
     def __init__(self, model: Any, *, conversion: Any = None, threads: int | None = 1) -> None:
         super().__init__(model, conversion=conversion, threads=threads)
         self._module: Any = None
-        self._modes: list[tuple[Any, bool]] = []
+        self._modes = contextlib.ExitStack()
         self._previous_threads: int | None = None
 
     def load(self) -> None:
@@ -35,8 +37,7 @@ class TorchRuntime(Runtime):
         elif isinstance(self.model, torch.nn.Module):
             # nn.Module and TorchScript (ScriptModule is an nn.Module, with its own modes):
             # eval for inference; every submodule's own mode is put back in close()
-            self._modes = [(m, m.training) for m in self.model.modules()]
-            self.model.eval()
+            self._modes.enter_context(torch_fw.eval_mode(self.model))
             self._module = self.model
         else:
             raise InvalidInput(
@@ -51,9 +52,7 @@ class TorchRuntime(Runtime):
     def close(self) -> None:
         import torch
 
-        for module, training in self._modes:
-            module.training = training
-        self._modes = []
+        self._modes.close()
         if self._previous_threads is not None:
             torch.set_num_threads(self._previous_threads)
             self._previous_threads = None
@@ -84,7 +83,6 @@ class TorchRuntime(Runtime):
 
     def run(self, feed: dict[str, Any]) -> dict[str, np.ndarray]:
         import torch
-        from torch.utils._pytree import tree_leaves
 
         names = self._input_names(feed)
         missing = [n for n in names if n not in feed]
@@ -93,21 +91,9 @@ class TorchRuntime(Runtime):
                 f"the feed has no value for input(s) {', '.join(missing)}",
                 "key the feed by the original model's input names: " + ", ".join(names),
             )
-        args = [_to_tensor(feed[n]) for n in names]
+        args = [torch_fw.to_tensor(feed[n]) for n in names]
         with torch.inference_mode():
             result = self._module(*args)
-        leaves = tree_leaves(result)
+        leaves = torch_fw.output_leaves(result)
         return {f"output_{i}": leaf.detach().cpu().numpy() for i, leaf in enumerate(leaves)}
 
-
-def _to_tensor(value: Any) -> Any:
-    import numpy as np
-    import torch
-
-    if isinstance(value, torch.Tensor):
-        return value
-    array = np.asarray(value)
-    # torch.from_numpy shares memory and warns on read-only or strided arrays; copy only then.
-    if not array.flags.writeable or not array.flags.c_contiguous:
-        array = np.array(array, copy=True, order="C")
-    return torch.from_numpy(array)
