@@ -36,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="replace only the cells of the cases run in the existing results "
                         "(the recorded wall time stays that of the last full run)")
     parser.add_argument("--list", action="store_true", help="list the cases and exit")
+    parser.add_argument("--scheduler", metavar="tcp://HOST:PORT | local:N",
+                        help="run one Dask task per cell on this cluster (local:N: N local "
+                        "workers for this run); see docs/cluster.md")
     args = parser.parse_args(argv)
 
     cases = all_cases(tuple(args.family) if args.family else FAMILIES)
@@ -54,10 +57,21 @@ def main(argv: list[str] | None = None) -> int:
         latency=not args.no_latency, timeout_s=args.timeout, memory_limit_mb=args.memory_limit_mb
     )
     print(f"conformance: {len(cases)} cases x targets {', '.join(targets)}, "
-          f"{args.jobs} at a time, each case isolated", file=sys.stderr)
+          + ("on a Dask cluster" if args.scheduler else f"{args.jobs} at a time")
+          + ", each case isolated", file=sys.stderr)
     started = time.perf_counter()
-    cells = runner.run_suite(cases, targets, options, jobs=args.jobs,
-                             progress=runner.Progress(len(cases)))
+    if args.scheduler:
+        from conformance import cluster
+
+        try:
+            cells = cluster.run_suite(cases, targets, options, args.scheduler,
+                                      output=args.output, resume=args.update)
+        except cluster.ClusterError as exc:
+            print(f"error: {exc.message}\nhint: {exc.hint}", file=sys.stderr)
+            return 2
+    else:
+        cells = runner.run_suite(cases, targets, options, jobs=args.jobs,
+                                 progress=runner.Progress(len(cases)))
     wall = time.perf_counter() - started
     if args.update and args.output.exists():
         cells, wall = runner.merge_results(args.output, cells)
