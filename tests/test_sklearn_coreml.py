@@ -322,6 +322,51 @@ def test_unsupported_estimator_names_class_and_supported(converter) -> None:
     assert "RandomForestClassifier" in err.value.hint and "HistGradientBoosting" in err.value.hint
 
 
+def test_subclass_of_a_supported_estimator_converts_and_checks(converter) -> None:
+    """The lowering is looked up along the class's MRO, so subclasses convert as the parent."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    import interop
+
+    class MyLR(LogisticRegression):
+        pass
+
+    class MyScaler(StandardScaler):
+        pass
+
+    x, y, x_test = DATA["binary"]
+    model = _fit(MyLR, x, y)
+    conv = interop.convert(model, to="coreml", example_inputs=x[:8])
+    assert conv.converter == "sklearn.coreml"
+    report = interop.check(model, conv, latency=False)
+    assert report.passed, report.to_dict()["parity"]
+    assert conv.model.get_spec().WhichOneof("Type") == "glmClassifier"
+
+    pipeline = _fit(lambda: make_pipeline(MyScaler(), MyLR()), x, y)
+    spec = converter.convert(pipeline, x[:16]).model.get_spec()
+    kinds = [m.WhichOneof("Type") for m in spec.pipelineClassifier.pipeline.models]
+    assert kinds == ["scaler", "glmClassifier"]
+    out = ClassicExecutor(spec).run({"X": x_test})
+    np.testing.assert_array_equal(out["classLabel"], pipeline.predict(x_test))
+    np.testing.assert_allclose(out["classProbability"], pipeline.predict_proba(x_test),
+                               atol=DOUBLE_TOLERANCE.atol, rtol=DOUBLE_TOLERANCE.rtol)
+
+
+def test_unsupported_base_estimator_of_calibration_lists_the_supported_ones(converter) -> None:
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.tree import DecisionTreeClassifier
+
+    x, y, _ = DATA["binary"]
+    model = _fit(lambda: CalibratedClassifierCV(DecisionTreeClassifier(max_depth=3),
+                                                ensemble=False), x, y)
+    with pytest.raises(ConversionError, match="as the base estimator") as err:
+        converter.convert(model, x)
+    assert "DecisionTreeClassifier" in err.value.message
+    assert err.value.hint == "supported: LogisticRegression, LinearSVC, SVC, NuSVC"
+
+
 def test_unsupported_settings_are_named(converter) -> None:
     from sklearn.ensemble import HistGradientBoostingRegressor
     from sklearn.preprocessing import MinMaxScaler
