@@ -343,3 +343,44 @@ def test_estimator_skl2onnx_cannot_convert_names_the_class() -> None:
             interop.convert(model, example_inputs=X[:8])
     assert "KernelRidge" in info.value.message
     assert info.value.hint
+
+
+def test_repair_versions_compare_as_many_numbers_as_the_bound_names() -> None:
+    from interop.converters.skl2onnx_repairs import REPAIRS, version_in
+
+    assert version_in((1, 20, 0), "<=1.20") and version_in((1, 20, 7), "<=1.20")
+    assert not version_in((1, 21, 0), "<=1.20")
+    assert version_in((7, 36, 2), ">=7") and not version_in((6, 33, 1), ">=7")
+    assert version_in((1, 18), ">=1.17,<=1.20") and not version_in((1, 16, 9), ">=1.17,<=1.20")
+    assert [r.name for r in REPAIRS] == [
+        "hgb_float32_thresholds", "hgb_bool_attributes", "options_for_every_step",
+        "float64_tree_ensembles", "knn_distance_weights",
+    ]
+    assert all(r.why and r.stage in ("model", "call", "graph") for r in REPAIRS)
+
+
+def test_a_repair_outside_its_versions_is_not_applied(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the k-NN repair declared for other skl2onnx versions, skl2onnx's sign bug shows."""
+    from sklearn.neighbors import KNeighborsRegressor
+
+    from interop.converters import skl2onnx_repairs
+    from interop.converters.sklearn_onnx import SklearnToOnnx
+
+    X, y = _diabetes()
+    X_train, y_train, X_example = _split(X, y)
+    model = KNeighborsRegressor(weights="distance").fit(X_train, y_train)
+    expected = model.predict(X_example)
+
+    def predictions() -> np.ndarray:
+        conv = SklearnToOnnx().convert(model, X_example)
+        with registry.get_runtime("onnx")(conv.model, conversion=conv) as rt:
+            return rt.run(conv.example_feed)[conv.output_map["predictions"]][:, 0]
+
+    np.testing.assert_allclose(predictions(), expected, atol=1e-3, rtol=1e-5)
+    elsewhere = tuple(
+        dataclasses.replace(r, needed_on={"skl2onnx": "<1"}) if r.name == "knn_distance_weights"
+        else r
+        for r in skl2onnx_repairs.REPAIRS
+    )
+    monkeypatch.setattr(skl2onnx_repairs, "REPAIRS", elsewhere)
+    assert np.abs(predictions() - expected).max() > 1.0  # uniform averaging, as documented

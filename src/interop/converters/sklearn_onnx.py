@@ -11,32 +11,11 @@ input(s)"), so its DataFrame becomes one ``X`` of the frame's values (int64 when
 is an integer, else floats, else strings). A frame that mixes text and numbers cannot be one
 tensor and keeps one input per column.
 
-Repairs for skl2onnx 1.20 on scikit-learn 1.9.1 / protobuf 7 (applied per call, no global
-registration is changed):
-
-- HistGradientBoosting*: skl2onnx writes Python ``False`` into the integer attribute
-  ``nodes_missing_value_tracks_true`` for leaves; protobuf 7 rejects a bool in an int field
-  ("Expected an int, got a boolean"). We pass skl2onnx's own converter a container whose
-  ``add_node`` turns bools in list attributes into ints.
-- ``dtype="float64"`` on tree ensembles: skl2onnx declares a double output for
-  TreeEnsembleRegressor/Classifier, but the ai.onnx.ml op always returns float, so
-  onnxruntime refuses the model. We rename the op's float output and add a Cast to double.
-  scikit-learn's trees (DecisionTree, RandomForest, ExtraTrees, GradientBoosting) compare
-  ``float32(x)`` with their thresholds, so we also pass the tree op's input through float32
-  and back (without it, unseen rows went the other way at splits: 21.8 off). The op then
-  sums leaf values in double: GradientBoostingRegressor on the raw diabetes targets (up to
-  346) stays within ~1e-5, against ~3e-5..1.4e-4 for the float32 route.
-- ``dtype="float64"`` with HistGradientBoosting is refused: it compares float64 x with
-  float64 thresholds, and the tree op only holds float thresholds (1.7 off in our trials).
-- LinearSVC in a Pipeline: the Pipeline parser sets zipmap=True on a classifier step that
-  has no options, and LinearSVC's converter rejects the zipmap option (NameError). We give
-  every step an options entry, so the parser leaves it alone.
-- KNeighbors* with ``weights="distance"``: for opset >= 11 skl2onnx takes TopK(largest=0)
-  distances and still multiplies them by -1 (left from the old negate-then-TopK route), so
-  every weight becomes 1/max(-d, 1e-6) = 1e6 and the model averages uniformly (6.2 off on
-  diabetes). We drop that Mul, which makes the weights 1/max(d, 1e-6) as in scikit-learn.
-- HistGradientBoosting with float32 inputs: thresholds are rounded down to float32 on a copy
-  of the model (see ``_with_float32_thresholds``); rounding to nearest flips splits.
+skl2onnx's output is repaired where the installed versions need it (HistGradientBoosting
+attributes and thresholds, float64 tree ensembles, distance-weighted k-NN, LinearSVC in
+pipelines): see ``interop.converters.skl2onnx_repairs``. ``dtype="float64"`` with
+HistGradientBoosting is refused: it compares float64 x with float64 thresholds, and the tree op
+only holds float thresholds (1.7 off in our trials).
 """
 
 from __future__ import annotations
@@ -44,7 +23,6 @@ from __future__ import annotations
 import json
 import re
 import warnings
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from interop.converters._onnx import (
@@ -56,15 +34,26 @@ from interop.converters._onnx import (
     value_specs,
 )
 from interop.converters.base import Converter
-from interop.errors import ConversionError, InvalidInput
-from interop.types import Conversion, Tolerance
+from interop.converters.skl2onnx_repairs import (
+    Job,
+    apply_repairs,
+    is_container,
+    is_hist_gradient_boosting,
+    operators,
+)
+from interop.errors import ConversionError, InvalidInput, first_line
+from interop.frameworks.sklearn import (
+    check_fitted,
+    is_dataframe,
+    nested_estimators,
+    selects_columns_by_name,
+)
+from interop.types import FP32_TOLERANCE, Conversion, Tolerance
 
 if TYPE_CHECKING:  # numpy is imported where it is used: --list loads this module
     import numpy as np
 
 DTYPES = ("float32", "float64")
-TREE_OPS = {"TreeEnsembleRegressor": 0, "TreeEnsembleClassifier": 1}  # op -> its float output
-HGB_CLASSES = ("HistGradientBoostingClassifier", "HistGradientBoostingRegressor")
 
 
 class SklearnToOnnx(Converter):
@@ -80,7 +69,7 @@ class SklearnToOnnx(Converter):
         "zipmap": False,  # True gives skl2onnx's sequence-of-maps probabilities
         "dtype": "float32",  # or "float64" for float inputs and computation where supported
     }
-    default_tolerance: ClassVar[Tolerance] = Tolerance(atol=1e-4, rtol=1e-4)
+    default_tolerance: ClassVar[Tolerance] = FP32_TOLERANCE
     requires: ClassVar[tuple[str, ...]] = ("sklearn", "skl2onnx", "onnx", "onnxruntime")
     install_hint: ClassVar[str] = "pip install 'interop[sklearn]'"
 
@@ -88,31 +77,29 @@ class SklearnToOnnx(Converter):
         import numpy as np
 
         _check_options(options)
-        _check_fitted(model)
+        check_fitted(model)
         sample = _sample_of(example_inputs)
-        if _is_dataframe(sample) and getattr(model, "feature_names_in_", None) is None:
+        if is_dataframe(sample) and getattr(model, "feature_names_in_", None) is None:
             raise InvalidInput(
                 f"the {_class_name(model)} was fitted on an array, but example_inputs is a "
                 "DataFrame",
                 "pass the sample as an array (sample.to_numpy()), or fit on the DataFrame",
             )
         float_type = np.dtype(options["dtype"])
-        hgb = [e for e in _estimators(model) if _class_name(e) in HGB_CLASSES]
+        hgb = [e for e in nested_estimators(model) if is_hist_gradient_boosting(e)]
         if hgb and float_type == np.float64:
             raise InvalidInput(
                 f"dtype='float64' cannot reproduce {_class_name(hgb[0])}: it compares float64 "
                 "inputs with float64 thresholds, and ONNX tree ensembles hold float thresholds",
                 "convert it with dtype='float32' (the default), which is exact for float32 data",
             )
-        per_column = _is_dataframe(sample) and _per_column(model, sample)
+        per_column = is_dataframe(sample) and _per_column(model, sample)
         inputs = _input_plan(sample, float_type, per_column)
-        to_convert = _with_float32_thresholds(model) if float_type == np.float32 else model
-        onnx_model = _run_skl2onnx(to_convert, inputs, options)
-        if options["dtype"] == "float64":
-            _round_trip_tree_inputs(onnx_model)
-            _cast_tree_outputs_to_double(onnx_model)
-        if any(_is_distance_knn(e) for e in _estimators(model)):
-            _unnegate_topk_distances(onnx_model)
+        job = Job(model=model, float_type=options["dtype"])
+        apply_repairs("model", job)
+        onnx_model = _run_skl2onnx(job, inputs, options)
+        job.onnx_model = onnx_model
+        apply_repairs("graph", job)
         check_onnx(onnx_model, self.name)
         output_map, output_kinds, notes = _outputs(model, onnx_model, options)
         import sklearn
@@ -188,37 +175,6 @@ def _check_options(options: dict[str, Any]) -> None:
         )
 
 
-def _check_fitted(model: Any) -> None:
-    from sklearn.base import BaseEstimator
-    from sklearn.exceptions import NotFittedError
-    from sklearn.utils.validation import check_is_fitted
-
-    if not isinstance(model, BaseEstimator):
-        raise InvalidInput(
-            f"a {type(model).__name__} is not a scikit-learn estimator",
-            "pass a fitted estimator or Pipeline",
-        )
-    try:
-        check_is_fitted(model)
-    except NotFittedError:
-        raise InvalidInput(
-            f"the {type(model).__name__} is not fitted",
-            "call .fit(X, y) on it before converting",
-        ) from None
-
-
-def _is_dataframe(sample: Any) -> bool:
-    return type(sample).__name__ == "DataFrame" and hasattr(sample, "columns")
-
-
-def selects_columns_by_name(model: Any) -> bool:
-    """True when the model (or its first pipeline step) is a ColumnTransformer."""
-    first = model
-    while _class_name(first) == "Pipeline" and getattr(first, "steps", None):
-        first = first.steps[0][1]
-    return _class_name(first) == "ColumnTransformer"
-
-
 def _per_column(model: Any, frame: Any) -> bool:
     """Whether a DataFrame sample becomes one input per column rather than one ``X``."""
     if selects_columns_by_name(model):
@@ -233,14 +189,14 @@ def _sample_of(example_inputs: Any) -> Any:
 
     if isinstance(example_inputs, (tuple, list)) and len(example_inputs) == 1:
         candidate = example_inputs[0]
-        if _is_dataframe(candidate) or isinstance(candidate, np.ndarray):
+        if is_dataframe(candidate) or isinstance(candidate, np.ndarray):
             example_inputs = candidate  # (X,) as the other converters take it
     if example_inputs is None:
         raise InvalidInput(
             "sklearn.onnx needs example_inputs to know the input types",
             "pass a few rows of X (an ndarray or the DataFrame the model was fitted on)",
         )
-    if _is_dataframe(example_inputs):
+    if is_dataframe(example_inputs):
         if len(example_inputs) == 0:
             raise InvalidInput("example_inputs is an empty DataFrame", "pass a few rows of X")
         return example_inputs
@@ -283,7 +239,7 @@ def _array_input(
 
 def _input_plan(sample: Any, float_type: np.dtype, per_column: bool) -> list[_Input]:
     batch = None  # the batch dimension is fixed later when dynamic_batch is off
-    if not _is_dataframe(sample):
+    if not is_dataframe(sample):
         return [_array_input("X", sample, float_type, batch)]
     if not per_column:
         values = sample.to_numpy()
@@ -305,42 +261,23 @@ def _input_plan(sample: Any, float_type: np.dtype, per_column: bool) -> list[_In
     return inputs
 
 
-def _estimators(model: Any) -> Iterator[Any]:
-    """The model and every estimator nested in it (pipeline steps, column transformers)."""
-    from sklearn.base import BaseEstimator
-
-    yield model
-    for value in model.get_params(deep=True).values():
-        if isinstance(value, BaseEstimator):
-            yield value
-
-
 def _class_name(estimator: Any) -> str:
     return type(estimator).__name__
 
 
-def _run_skl2onnx(model: Any, inputs: list[_Input], options: dict[str, Any]) -> Any:
+def _run_skl2onnx(job: Job, inputs: list[_Input], options: dict[str, Any]) -> Any:
     from skl2onnx import convert_sklearn
-    from skl2onnx._supported_operators import sklearn_operator_name_map
-    from skl2onnx.common._registration import get_converter, get_shape_calculator
+    from skl2onnx.common._registration import get_converter
 
     if not options["dynamic_batch"]:
         for item in inputs:
             item.onnx_type = type(item.onnx_type)([item.values.shape[0], item.values.shape[1]])
-    skl_options: dict[Any, dict[str, Any]] = {}
-    custom_converters: dict[type, Any] = {}
-    custom_shapes: dict[type, Any] = {}
-    for estimator in _estimators(model):
-        alias = sklearn_operator_name_map.get(type(estimator))
-        if alias is None or _is_container(estimator):
-            continue  # a composite passes its options down to every step, which may refuse
-        allowed = get_converter(alias).get_allowed_options() or {}
-        # An entry for every step, even empty: skl2onnx's Pipeline parser gives a classifier
-        # step with no entry zipmap=True, which LinearSVC's converter then rejects.
-        skl_options[id(estimator)] = {"zipmap": options["zipmap"]} if "zipmap" in allowed else {}
-        if _class_name(estimator) in HGB_CLASSES:
-            custom_converters[type(estimator)] = _bool_safe(get_converter(alias))
-            custom_shapes[type(estimator)] = get_shape_calculator(alias)
+    # options go to single operators only: a composite passes its options down to every
+    # step, which may refuse them
+    for estimator, alias in operators(job.model):
+        if "zipmap" in (get_converter(alias).get_allowed_options() or {}):
+            job.options[id(estimator)] = {"zipmap": options["zipmap"]}
+    apply_repairs("call", job)
     target_opset: dict[str, int] | None = None
     if options["opset"] is not None or options["ml_opset"] is not None:
         import skl2onnx
@@ -356,17 +293,17 @@ def _run_skl2onnx(model: Any, inputs: list[_Input], options: dict[str, Any]) -> 
                 "ignore", message=r"Attribute `prob[AB]_`", category=FutureWarning
             )
             onnx_model = convert_sklearn(
-                model,
+                job.model,
                 initial_types=[(item.name, item.onnx_type) for item in inputs],
                 target_opset=target_opset,
-                options=skl_options or None,
-                custom_conversion_functions=custom_converters or None,
-                custom_shape_calculators=custom_shapes or None,
+                options=job.options or None,
+                custom_conversion_functions=job.converters or None,
+                custom_shape_calculators=job.shape_calculators or None,
             )
     except InvalidInput:
         raise
     except Exception as exc:
-        raise _skl2onnx_error(model, exc) from exc
+        raise _skl2onnx_error(job.model, exc) from exc
     _dedupe_opsets(onnx_model)
     if options["dynamic_batch"]:
         _name_batch_dims(onnx_model)
@@ -387,12 +324,10 @@ def _name_batch_dims(onnx_model: Any) -> None:
 def _skl2onnx_error(model: Any, exc: Exception) -> ConversionError:
     from skl2onnx._supported_operators import sklearn_operator_name_map
 
-    text = str(exc).strip()
-    first = text.splitlines()[0] if text else type(exc).__name__
     unsupported = [
         _class_name(e)
-        for e in _estimators(model)
-        if type(e) not in sklearn_operator_name_map and not _is_container(e)
+        for e in nested_estimators(model)
+        if type(e) not in sklearn_operator_name_map and not is_container(e)
     ]
     if unsupported:
         return ConversionError(
@@ -400,158 +335,13 @@ def _skl2onnx_error(model: Any, exc: Exception) -> ConversionError:
             "is registered for it",
             "replace it with a supported estimator, or register a skl2onnx converter for it",
         )
-    found = re.search(r"<class '[\w.]*?(\w+)'>", text)
+    found = re.search(r"<class '[\w.]*?(\w+)'>", str(exc))
     culprit = found.group(1) if found else _class_name(model)
+    quoted = first_line(exc)
     return ConversionError(
-        f"skl2onnx failed on {culprit}: {type(exc).__name__}: {first[:300]}",
+        f"skl2onnx failed on {culprit}: {quoted[:len(type(exc).__name__) + 302]}",
         "try another opset with opset=, dtype='float64', or report it with the model",
     )
-
-
-def _is_container(estimator: Any) -> bool:
-    # Composites skl2onnx's parser walks into rather than converting as one operator.
-    return _class_name(estimator) in {"Pipeline", "ColumnTransformer", "FeatureUnion"}
-
-
-class _BoolSafeContainer:
-    """Delegates to skl2onnx's container; bools in list attributes become ints (protobuf 7)."""
-
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    def add_node(self, *args: Any, **attrs: Any) -> Any:
-        import numpy as np
-
-        for key, value in attrs.items():
-            if isinstance(value, list) and any(isinstance(v, (bool, np.bool_)) for v in value):
-                attrs[key] = [int(v) for v in value]
-        return self._inner.add_node(*args, **attrs)
-
-
-def _bool_safe(registered: Any) -> Any:
-    def convert(scope: Any, operator: Any, container: Any) -> Any:
-        return registered(scope, operator, _BoolSafeContainer(container))
-
-    return convert
-
-
-def _with_float32_thresholds(model: Any) -> Any:
-    """A copy of ``model`` whose HistGradientBoosting thresholds are exact in float32.
-
-    HistGradientBoosting compares float64 X with float64 thresholds, while the ONNX model
-    compares float32 X with thresholds rounded to nearest float32, so a float32 value lying
-    between the two roundings goes the other way (1.7 on diabetes targets). For float32 x,
-    ``x <= t`` holds exactly when ``x <= floor32(t)``, the largest float32 not above t, so
-    storing floor32(t) changes no prediction of the original on float32 data and makes
-    skl2onnx's rounding exact. The caller's model is never modified.
-    """
-    if not any(_class_name(e) in HGB_CLASSES for e in _estimators(model)):
-        return model
-    import copy
-
-    import numpy as np
-
-    clone = copy.deepcopy(model)
-    for estimator in _estimators(clone):
-        if _class_name(estimator) not in HGB_CLASSES:
-            continue
-        for iteration in estimator._predictors:
-            for predictor in iteration:
-                nodes = predictor.nodes
-                branch = nodes["is_leaf"] == 0
-                thresholds = nodes["num_threshold"][branch]
-                rounded = thresholds.astype(np.float32)
-                above = rounded.astype(np.float64) > thresholds
-                rounded[above] = np.nextafter(rounded[above], np.float32(-np.inf))
-                nodes["num_threshold"][branch] = rounded.astype(np.float64)
-    return clone
-
-
-def _round_trip_tree_inputs(onnx_model: Any) -> None:
-    """Feed tree-ensemble ops float32-rounded doubles, as scikit-learn's trees see X."""
-    import onnx
-
-    graph = onnx_model.graph
-    for node in list(graph.node):
-        if node.domain != "ai.onnx.ml" or node.op_type not in TREE_OPS:
-            continue
-        source = node.input[0]
-        as_float, back = f"{source}_{node.name}_as_float", f"{source}_{node.name}_rounded"
-        index = list(graph.node).index(node)
-        graph.node.insert(
-            index,
-            onnx.helper.make_node("Cast", [as_float], [back], to=onnx.TensorProto.DOUBLE),
-        )
-        graph.node.insert(
-            index,
-            onnx.helper.make_node("Cast", [source], [as_float], to=onnx.TensorProto.FLOAT),
-        )
-        node.input[0] = back
-
-
-def _cast_tree_outputs_to_double(onnx_model: Any) -> None:
-    """Give double-declared tree-ensemble outputs a float output and a Cast to double."""
-    import onnx
-
-    graph = onnx_model.graph
-    declared = {v.name: v.type.tensor_type.elem_type for v in [*graph.output, *graph.value_info]}
-    nodes = list(graph.node)
-    added = 0
-    for index, node in enumerate(nodes):
-        if node.domain != "ai.onnx.ml" or node.op_type not in TREE_OPS:
-            continue
-        position = TREE_OPS[node.op_type]
-        if len(node.output) <= position:
-            continue
-        double_name = node.output[position]
-        if declared.get(double_name) != onnx.TensorProto.DOUBLE:
-            continue  # classifiers already declare float probabilities
-        float_name = f"{double_name}_as_float"
-        node.output[position] = float_name
-        cast = onnx.helper.make_node(
-            "Cast", [float_name], [double_name], to=onnx.TensorProto.DOUBLE,
-            name=f"{node.name or node.op_type}_to_double",
-        )
-        graph.node.insert(index + 1 + added, cast)
-        added += 1
-
-
-def _is_distance_knn(estimator: Any) -> bool:
-    return _class_name(estimator).startswith("KNeighbors") and (
-        getattr(estimator, "weights", None) == "distance"
-    )
-
-
-def _unnegate_topk_distances(onnx_model: Any) -> None:
-    """Remove skl2onnx's stray ``Mul(-1)`` after TopK(largest=0) on neighbour distances."""
-    from onnx import numpy_helper
-
-    graph = onnx_model.graph
-    initializers = {i.name: i for i in graph.initializer}
-    smallest = [
-        node.output[0]
-        for node in graph.node
-        if node.op_type == "TopK" and any(a.name == "largest" and a.i == 0 for a in node.attribute)
-    ]
-    for node in graph.node:
-        if node.op_type != "Mul" or not any(name in node.input for name in smallest):
-            continue
-        distances = next(name for name in node.input if name in smallest)
-        others = [name for name in node.input if name != distances]
-        if len(others) != 1 or others[0] not in initializers:
-            continue
-        if numpy_helper.to_array(initializers[others[0]]).ravel().tolist() != [-1.0]:
-            continue
-        node.op_type = "Identity"
-        del node.input[:]
-        node.input.append(distances)
-    used = {name for node in graph.node for name in node.input}
-    for name, initializer in initializers.items():
-        if name not in used:
-            graph.initializer.remove(initializer)
 
 
 def _dedupe_opsets(onnx_model: Any) -> None:
