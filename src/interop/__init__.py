@@ -14,6 +14,8 @@ _LAZY = {
     "check": "interop.api",
     "converters": "interop.api",
     "runtimes": "interop.api",
+    "optimize": "interop.optimize.search",
+    "Optimization": "interop.optimize.result",
     "Conversion": "interop.types",
     "TensorSpec": "interop.types",
     "Tolerance": "interop.types",
@@ -36,6 +38,7 @@ __all__ = [
     "InteropError",
     "InvalidInput",
     "MissingDependency",
+    "Optimization",
     "ParityError",
     "PluginError",
     "Report",
@@ -45,6 +48,7 @@ __all__ = [
     "check",
     "convert",
     "converters",
+    "optimize",
     "runtimes",
 ]
 
@@ -60,6 +64,8 @@ if TYPE_CHECKING:
         PluginError,
     )
     from interop.harness.report import Report
+    from interop.optimize.result import Optimization
+    from interop.optimize.search import optimize
     from interop.types import Conversion, ConverterInfo, TensorSpec, Tolerance
 
 

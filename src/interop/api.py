@@ -30,12 +30,16 @@ def convert(
     dynamic_batch: bool | None = None,
     precision: str | None = None,
     options: Mapping[str, Any] | None = None,
+    optimize: str | None = None,
 ) -> Conversion:
     """Convert ``model`` to the target format and check it against the original.
 
     The result has passed the converter's own validity checks and one run on the example
     inputs that matches the original within the converter's default tolerance; anything
     else raises ConversionError (or InvalidInput / MissingDependency) with the cause.
+    ``optimize="fp32"`` (or "fp16", "int8") then returns the fastest variant that passes
+    that profile against the original (see ``interop.optimize``); its summary is in
+    ``result.validation["optimization"]``.
     """
     if not isinstance(to, str) or not to:
         raise InvalidInput(f"target {to!r} is not a format name", "use to='onnx' or to='coreml'")
@@ -64,6 +68,16 @@ def convert(
             "the converter is broken; report it to its authors",
         )
     validate(model, conversion)
+    if optimize is not None:
+        from interop.optimize.search import optimize as optimize_conversion
+
+        found = optimize_conversion(model, conversion, profile=optimize)
+        conversion = found.best
+        conversion.validation["optimization"] = {
+            "profile": found.profile,
+            "best": found.best_name,
+            "speedup": found.speedup,
+        }
     return conversion
 
 
