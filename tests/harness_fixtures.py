@@ -87,7 +87,7 @@ def mlp_onnx(
 
 
 def _no_save(model: Any, path: Any) -> None:
-    from interop.converters._onnx import save_onnx
+    from interop.frameworks.onnx import save_onnx
 
     save_onnx(model, path)
 
@@ -98,7 +98,7 @@ def onnx_conversion(converted: Any, *, runtime: str = "onnx", outputs=("y",)) ->
     This pits two real onnxruntime sessions against each other, so a fault planted in the
     converted graph is the only difference the harness can find.
     """
-    from interop.converters._onnx import value_specs
+    from interop.frameworks.onnx import value_specs
 
     x = np.random.default_rng(1).standard_normal((8, IN_FEATURES)).astype(np.float32)
     return Conversion(

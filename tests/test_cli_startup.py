@@ -68,7 +68,7 @@ def test_list_imports_no_framework():
 
 # --list loads every converter and runtime module; these import numpy only where they use it.
 LAZY_NUMPY_MODULES = (
-    "interop.converters.base", "interop.converters._onnx", "interop.converters.torch_onnx",
+    "interop.converters.base", "interop.frameworks.onnx", "interop.converters.torch_onnx",
     "interop.converters.sklearn_onnx", "interop.converters.tf_onnx", "interop.runtimes.base",
     "interop.runtimes.torch", "interop.runtimes.sklearn", "interop.runtimes.tensorflow",
     "interop.runtimes.onnxruntime", "interop.loaders", "interop.cli", "interop.registry",

@@ -267,7 +267,7 @@ def test_framework_imports_at_import_time_or_in_available_are_caught(tmp_path, m
     problems = import_cost_problems(eager_plugin.Eager)
     assert problems == [
         "Eager.available() imports onnxruntime; use importlib.util.find_spec "
-        "(interop.converters.base.modules_missing) instead"
+        "(interop.sdk.modules_missing) instead"
     ]
     with pytest.raises(AssertionError, match="imports onnx"):
         check_converter_contract(heavy_plugin.Heavy)

@@ -222,7 +222,7 @@ def import_cost_problems(obj: Any, *, frameworks: Iterable[str] = ()) -> list[st
     if found["in_available"]:
         problems.append(
             f"{qualname}.available() imports {', '.join(found['in_available'])}; "
-            "use importlib.util.find_spec (interop.converters.base.modules_missing) instead"
+            "use importlib.util.find_spec (interop.sdk.modules_missing) instead"
         )
     return problems
 

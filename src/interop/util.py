@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 import importlib
 import importlib.util
 from typing import Any
@@ -40,4 +41,19 @@ def modules_missing(modules: tuple[str, ...] | list[str]) -> list[str]:
     return missing
 
 
-__all__ = ["import_ref", "modules_missing"]
+def provenance(fields: dict[str, Any]) -> dict[str, str]:
+    """interop's version, the conversion time and ``fields``, as string values.
+
+    Plain keys get the ``interop.`` prefix; keys that already carry a dot
+    (``"myplugin.version"``) are kept, so a plugin can record its own version beside interop's.
+    """
+    from interop import __version__
+
+    return {
+        "interop.version": __version__,
+        "interop.converted_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        **{(k if "." in k else f"interop.{k}"): str(v) for k, v in fields.items()},
+    }
+
+
+__all__ = ["import_ref", "modules_missing", "provenance"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as _dt
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -10,9 +9,9 @@ from typing import Any, ClassVar
 from interop.converters.base import Converter
 from interop.errors import InvalidInput
 
-# sklearn_coreml reaches these through this module
 from interop.frameworks.coreml import Captured, import_coremltools, quiet_coremltools
 from interop.types import FP16_TOLERANCE, FP32_TOLERANCE, TensorSpec, Tolerance
+from interop.util import provenance
 
 PRECISIONS = ("fp16", "fp32")
 
@@ -163,15 +162,9 @@ def feature_specs(features: Any) -> tuple[TensorSpec, ...]:
     return tuple(specs)
 
 
-def stamp_provenance(mlmodel: Any, fields: dict[str, str]) -> dict[str, str]:
-    """Write provenance into the model's user_defined_metadata and return it."""
-    from interop import __version__
-
-    prov = {
-        "interop.version": __version__,
-        "interop.converted_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        **{f"interop.{k}": str(v) for k, v in fields.items()},
-    }
+def stamp_provenance(mlmodel: Any, fields: dict[str, Any]) -> dict[str, str]:
+    """Write :func:`interop.util.provenance` into user_defined_metadata and return it."""
+    prov = provenance(fields)
     for key, value in prov.items():
         mlmodel.user_defined_metadata[key] = value
     return prov

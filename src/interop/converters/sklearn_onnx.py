@@ -25,14 +25,6 @@ import re
 import warnings
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from interop.converters._onnx import (
-    check_onnx,
-    graph_inputs,
-    opset_of,
-    save_onnx,
-    stamp_provenance,
-    value_specs,
-)
 from interop.converters.base import Converter
 from interop.converters.skl2onnx_repairs import (
     Job,
@@ -42,6 +34,14 @@ from interop.converters.skl2onnx_repairs import (
     operators,
 )
 from interop.errors import ConversionError, InvalidInput, first_line
+from interop.frameworks.onnx import (
+    check_onnx,
+    graph_inputs,
+    opset_of,
+    save_onnx,
+    stamp_provenance,
+    value_specs,
+)
 from interop.frameworks.sklearn import (
     check_fitted,
     is_dataframe,

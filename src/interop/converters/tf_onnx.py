@@ -18,10 +18,9 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
-from interop.converters._onnx import check_onnx, opset_of, save_onnx, stamp_provenance
 from interop.converters.base import Converter
 from interop.errors import ConversionError, InvalidInput, first_line
-from interop.frameworks.onnx import value_specs
+from interop.frameworks.onnx import check_onnx, opset_of, save_onnx, stamp_provenance, value_specs
 from interop.types import FP32_TOLERANCE, Conversion, Tolerance
 
 log = logging.getLogger("interop.converters.tf_onnx")

@@ -16,11 +16,17 @@ import warnings
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from interop.converters._onnx import check_onnx, opset_of, save_onnx, stamp_provenance
 from interop.converters.base import Converter
 from interop.errors import ConversionError, InvalidInput
 from interop.frameworks import torch as torch_fw
-from interop.frameworks.onnx import graph_inputs, value_specs
+from interop.frameworks.onnx import (
+    check_onnx,
+    graph_inputs,
+    opset_of,
+    save_onnx,
+    stamp_provenance,
+    value_specs,
+)
 from interop.types import FP32_TOLERANCE, Conversion, Tolerance
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,8 @@
 """What the scikit-learn converters and runtime both need to know about a fitted model.
 
-Nothing here imports scikit-learn or pandas: models and frames are recognised by their
-class names and attributes.
+Importing this module imports neither scikit-learn nor pandas: models and frames are
+recognised by their class names and attributes, and the few functions that need
+scikit-learn import it when called.
 """
 
 from __future__ import annotations

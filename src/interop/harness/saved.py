@@ -60,7 +60,7 @@ def conversion_from_path(path: str | Path, original: Any) -> tuple[Conversion, l
         output_specs = tuple(rt.output_specs()) if hasattr(rt, "output_specs") else ()
         output_names = list(rt.output_names()) if hasattr(rt, "output_names") else []
     if target == "onnx" and not output_specs:
-        from interop.converters._onnx import value_specs
+        from interop.frameworks.onnx import value_specs
 
         output_specs = value_specs(model.graph.output)
     if meta:

@@ -29,18 +29,6 @@ if TYPE_CHECKING:  # numpy is imported where it is used: --list loads this modul
 
 log = logging.getLogger("interop.runtimes.tensorflow")
 
-# interop-tflite still imports these two from here; they live in interop.frameworks.tensorflow.
-_MOVED = ("is_saved_model_dir", "signature_feed")
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        from interop.frameworks import tensorflow
-
-        return getattr(tensorflow, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def set_threads(threads: int | None) -> int | None:
     """Apply ``threads`` to TensorFlow's pools if it has not initialised yet; return what holds."""
     tf = import_tensorflow()

@@ -10,9 +10,19 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from interop.converters.base import Converter
-from interop.errors import ConversionError, InvalidInput
-from interop.types import Conversion, TensorSpec, Tolerance
+from interop.sdk import (
+    FP32_TOLERANCE,
+    Conversion,
+    ConversionError,
+    Converter,
+    InvalidInput,
+    check_onnx,
+    first_line,
+    import_ref,
+    save_onnx,
+    stamp_provenance,
+    value_specs,
+)
 
 INPUT_NAME = "X"
 DEFAULT_OPSET = 15
@@ -24,7 +34,7 @@ class _BoostingToOnnx(Converter):
     target = "onnx"
     options: ClassVar[dict[str, Any]] = {"opset": DEFAULT_OPSET, "dynamic_batch": True}
     # Trees sum float32 leaf values in a different order than the native float64 path.
-    default_tolerance = Tolerance(atol=1e-4, rtol=1e-4)
+    default_tolerance = FP32_TOLERANCE
     framework = ""
     model_base = ""
 
@@ -32,11 +42,8 @@ class _BoostingToOnnx(Converter):
         raise NotImplementedError
 
     def _is_model(self, model: Any) -> bool:
-        import importlib
-
         module_name, _, cls_name = self.model_base.rpartition(".")
-        base = getattr(importlib.import_module(module_name), cls_name)
-        return isinstance(model, base)
+        return isinstance(model, import_ref(f"{module_name}:{cls_name}"))
 
     def _convert(self, model: Any, example_inputs: Any, options: dict[str, Any]) -> Conversion:
         if not self._is_model(model):
@@ -56,13 +63,13 @@ class _BoostingToOnnx(Converter):
         try:
             onx = self._onnx(model, n_features, opset)
         except Exception as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise ConversionError(
-                f"onnxmltools could not convert this {type(model).__qualname__}: {first}",
+                f"onnxmltools could not convert this {type(model).__qualname__}: "
+                + first_line(exc),
                 "check that onnxmltools supports the model's objective, or report it",
             ) from exc
         _set_batch_dim(onx, "batch" if options["dynamic_batch"] else int(x.shape[0]))
-        _check(onx, self.name)
+        check_onnx(onx, self.name)
         classifier = hasattr(model, "predict_proba") and hasattr(model, "classes_")
         outs = [o.name for o in onx.graph.output]
         if classifier:
@@ -71,9 +78,12 @@ class _BoostingToOnnx(Converter):
         else:
             output_map = {"predictions": outs[0]}
             kinds = {"predictions": "values"}
-        provenance = _stamp(
+        from interop_boosting import __version__
+
+        provenance = stamp_provenance(
             onx,
             {
+                "interop_boosting.version": __version__,
                 "converter": self.name,
                 "source_class": f"{type(model).__module__}.{type(model).__qualname__}",
                 f"{self.framework}_version": _version(self.framework),
@@ -86,11 +96,11 @@ class _BoostingToOnnx(Converter):
             target=self.target,
             converter=self.name,
             model=onx,
-            input_specs=_specs(onx.graph.input),
-            output_specs=_specs(onx.graph.output),
+            input_specs=value_specs(onx.graph.input),
+            output_specs=value_specs(onx.graph.output),
             input_map={INPUT_NAME: onx.graph.input[0].name},
             output_map=output_map,
-            saver=_save,
+            saver=save_onnx,
             suffix=".onnx",
             output_kinds=kinds,
             provenance=provenance,
@@ -183,55 +193,5 @@ def _set_batch_dim(onx: Any, batch: int | str) -> None:
                 dims[0].dim_value = batch
 
 
-def _check(onx: Any, converter: str) -> None:
-    import onnx
-
-    try:
-        onnx.checker.check_model(onx, full_check=True)
-    except Exception as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ConversionError(
-            f"{converter} produced an invalid ONNX model: {first}",
-            "try another opset with opset=, or report it with the model",
-        ) from exc
-
-
-def _stamp(onx: Any, fields: dict[str, str]) -> dict[str, str]:
-    from interop_boosting import __version__
-
-    prov = {
-        "interop_boosting.version": __version__,
-        **{f"interop.{k}": v for k, v in fields.items()},
-    }
-    for key, value in prov.items():
-        entry = onx.metadata_props.add()
-        entry.key, entry.value = key, value
-    return prov
-
-
-def _specs(values: Any) -> tuple[TensorSpec, ...]:
-    import onnx
-
-    specs = []
-    for v in values:
-        t = v.type.tensor_type
-        shape = tuple(
-            d.dim_param or (int(d.dim_value) if d.HasField("dim_value") else None)
-            for d in t.shape.dim
-        )
-        specs.append(
-            TensorSpec(v.name, shape, str(onnx.helper.tensor_dtype_to_np_dtype(t.elem_type)))
-        )
-    return tuple(specs)
-
-
 def _version(module: str) -> str:
-    from importlib import import_module
-
-    return str(getattr(import_module(module), "__version__", "unknown"))
-
-
-def _save(model: Any, path: Any) -> None:
-    import onnx
-
-    onnx.save_model(model, str(path))
+    return str(getattr(import_ref(module), "__version__", "unknown"))

@@ -13,8 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from interop.runtimes.base import Runtime
-from interop.types import TensorSpec
+from interop.sdk import Runtime, TensorSpec
 
 
 class _NativeRuntime(Runtime):

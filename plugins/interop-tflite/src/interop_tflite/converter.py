@@ -18,9 +18,15 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from interop.converters.base import Converter
-from interop.errors import ConversionError, InvalidInput
-from interop.types import Conversion, TensorSpec, Tolerance
+from interop.sdk import (
+    FP32_TOLERANCE,
+    Conversion,
+    ConversionError,
+    Converter,
+    InvalidInput,
+    TensorSpec,
+    provenance,
+)
 
 log = logging.getLogger("interop_tflite")
 
@@ -38,7 +44,7 @@ class TensorflowToTflite(Converter):
     # concrete-function route that silently breaks, so False is refused rather than ignored.
     options: ClassVar[dict[str, Any]] = {"dynamic_batch": True}
     # XNNPACK's fp32 kernels reorder sums; measured errors are below 1e-6 on small models.
-    default_tolerance = Tolerance(atol=1e-4, rtol=1e-4)
+    default_tolerance = FP32_TOLERANCE
     requires = ("tensorflow", "ai_edge_litert")
     install_hint = "pip install interop-tflite"
 
@@ -48,7 +54,7 @@ class TensorflowToTflite(Converter):
                 "tensorflow.tflite keeps the batch dimension dynamic",
                 "drop dynamic_batch=False; TFLite resizes inputs to the batch you feed",
             )
-        from interop.runtimes.tensorflow import (
+        from interop.frameworks.tensorflow import (
             describe,
             import_tensorflow,
             is_saved_model_dir,
@@ -100,12 +106,14 @@ class TensorflowToTflite(Converter):
         }
         from interop_tflite import __version__
 
-        provenance = {
-            "interop.converter": self.name,
-            "interop.route": route,
-            "interop.source_framework_version": tf.__version__,
-            "interop_tflite.version": __version__,
-        }
+        stamped = provenance(
+            {
+                "converter": self.name,
+                "route": route,
+                "source_framework_version": tf.__version__,
+                "interop_tflite.version": __version__,
+            }
+        )
         return Conversion(
             source=self.source,
             target=self.target,
@@ -118,7 +126,7 @@ class TensorflowToTflite(Converter):
             saver=_save,
             suffix=".tflite",
             input_layout="named",
-            provenance=provenance,
+            provenance=stamped,
             default_tolerance=self.default_tolerance,
             example_feed=example_feed,
             runtime="tflite",

@@ -12,8 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from interop.runtimes.base import Runtime
-from interop.types import TensorSpec
+from interop.sdk import Runtime, TensorSpec
 
 
 def _interpreter(model: Any, threads: int | None) -> Any:
@@ -40,7 +39,7 @@ def _runner(interpreter: Any) -> Any:
     keys = list(interpreter.get_signature_list())
     key = "serving_default" if "serving_default" in keys else (keys[0] if len(keys) == 1 else None)
     if key is None:
-        from interop.errors import InvalidInput
+        from interop.sdk import InvalidInput
 
         raise InvalidInput(
             f"the TFLite model has {len(keys)} signatures ({', '.join(keys) or 'none'})",
