@@ -41,12 +41,17 @@ MODEL is one of:
                              the current directory is importable
   model.pkl | model.joblib   pickles: refused unless --allow-pickle (unpickling runs code)
 
+A .pt2 whose inputs or outputs are types of an installed package (a Hugging Face
+ModelOutput, say) loads as it is: that package's module is imported. Types from your own
+code need --import MODULE --trust.
+
 examples:
   interop-convert model.pt2 --to onnx -o model.onnx
   interop-convert model.pt --to onnx -o model.onnx --input x:batch,3,32,32:float32
   interop-convert model.keras --to coreml -o model.mlpackage --precision fp16
   interop-convert clf.skops --to onnx -o clf.onnx --sample X.csv --check --report r.html
   interop-convert model.pt2 --to onnx -o model.onnx --check --tolerance 1e-5,1e-4
+  interop-convert model.pt2 --to onnx -o model.onnx --import mymodels.outputs --trust
   interop-convert mypkg.models:build --to onnx -o m.onnx --opset 18 --json
   interop-convert --list
 
@@ -127,7 +132,13 @@ def build_parser() -> argparse.ArgumentParser:
     safety.add_argument("--allow-pickle", action="store_true",
                         help="allow pickle-based files (.pkl, .joblib, torch.save); they run code")
     safety.add_argument("--trust", action="store_true",
-                        help="accept the types a .skops file lists and Keras code (Lambda layers)")
+                        help="accept the types a .skops file lists, Keras code (Lambda layers) "
+                        "and --import modules")
+    safety.add_argument("--import", dest="imports", action="append", default=[],
+                        metavar="MODULE",
+                        help="import your own MODULE before loading (it registers pytree types, "
+                        "Keras custom objects or TF ops the file names); repeatable; needs "
+                        "--trust")
     logs = parser.add_argument_group("output and logging")
     logs.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     logs.add_argument("-q", "--quiet", action="store_true", help="errors only")
@@ -197,7 +208,7 @@ def _convert(args: argparse.Namespace) -> int:
 
         with progress.stage("load"):
             loaded = loaders.load_model(args.model, allow_pickle=args.allow_pickle,
-                                        trust=args.trust)
+                                        trust=args.trust, imports=args.imports)
         with progress.stage("validate"):
             example = cli_args.example_inputs(args, plan, loaded)
         with progress.stage("convert"):

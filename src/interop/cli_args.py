@@ -66,6 +66,10 @@ def preflight(args: argparse.Namespace) -> dict[str, Any]:
     specs = [loaders.parse_input_spec(text) for text in args.input]
     if args.sample:
         loaders.check_sample(args.sample)
+    if args.imports and not args.trust:
+        imported = " ".join(f"--import {m}" for m in args.imports)
+        raise InvalidInput(f"{imported} would run that code while loading the model",
+                           "pass --trust as well if you trust it")
     loaders.sniff(args.model)  # a missing or corrupt model fails here, before any import
     return {"options": parse_options(args.option), "specs": specs,
             "tolerance": parse_tolerance(args.tolerance)}

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from interop.detect import format_named
 from interop.errors import InvalidInput
-from interop.loaders.base import INSTALL, LoadedModel
+from interop.loaders.base import INSTALL, LoadedModel, import_trusted
 from interop.loaders.factory import from_object, load_factory
 from interop.loaders.inputs import DTYPES, fit_inputs, package, parse_input_spec, seeded_inputs
 from interop.loaders.samples import SAMPLE_SUFFIXES, check_sample, load_sample
@@ -36,8 +36,19 @@ PICKLE_REFUSALS = {
 }
 
 
-def load_model(spec: str, *, allow_pickle: bool = False, trust: bool = False) -> LoadedModel:
-    """Load the model that ``spec`` (a file, a SavedModel directory or a factory) names."""
+def load_model(
+    spec: str, *, allow_pickle: bool = False, trust: bool = False,
+    imports: tuple[str, ...] | list[str] = (),
+) -> LoadedModel:
+    """Load the model that ``spec`` (a file, a SavedModel directory or a factory) names.
+
+    ``imports`` are the user's own modules to import first (they register what the file
+    names but does not hold: pytree types, Keras custom objects, op libraries); importing
+    runs their code, so they need ``trust``. Installed packages that a ``.pt2`` names are
+    imported without being listed (see ``loaders.pytree``).
+    """
+    if imports and not trust:
+        import_trusted(imports, trust)  # refuses before anything is read
     kind = sniff(spec)
     if kind == "factory":
         return load_factory(spec)
@@ -48,6 +59,7 @@ def load_model(spec: str, *, allow_pickle: bool = False, trust: bool = False) ->
             f"refusing to load {spec}: it is {what}, and unpickling runs arbitrary code",
             PICKLE_HINT.format(better=better),
         )
+    import_trusted(imports, trust)
     loader = import_ref(fmt.loader)
     loaded: LoadedModel = loader(Path(spec), trust)
     return loaded

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+import logging
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,3 +72,40 @@ def unreadable(path: Path, what: str, exc: BaseException, hint: str = "") -> Inv
         hint or "the file is truncated, corrupt, or was written by an incompatible version; "
         "save it again",
     )
+
+
+def import_trusted(modules: tuple[str, ...] | list[str], trust: bool) -> None:
+    """``--import MODULE``: import the user's own modules, only with ``trust``.
+
+    They register what a file names but does not hold: pytree types of a ``.pt2``, Keras
+    custom objects, TensorFlow op libraries.
+
+    The current directory is importable, as for factories.
+    """
+    if not modules:
+        return
+    if not trust:
+        shown = ", ".join(modules)
+        raise InvalidInput(
+            f"--import {shown} would run that code while loading the model",
+            "pass --trust as well if you trust it (or install the package that defines the "
+            "types)",
+        )
+    cwd = str(Path.cwd())
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name and (module == exc.name or module.startswith(exc.name + ".")):
+                raise InvalidInput(f"--import {module}: no module named {module!r}",
+                                   "run from the directory that holds it or add it to "
+                                   "PYTHONPATH") from None
+            raise InvalidInput(f"--import {module} failed: {quote(exc)}",
+                               "install what that module needs") from None
+        except Exception as exc:  # noqa: BLE001 - the user's code: any failure is theirs
+            raise InvalidInput(f"--import {module} failed: {quote(exc)}",
+                               "fix the module, or import the one that registers the types"
+                               ) from None
+        logging.getLogger("interop.loaders").info("imported %s (--import)", module)

@@ -95,14 +95,65 @@ def _head(path: Path, count: int, offset: int = 0) -> bytes:
         return handle.read(count)
 
 
+ZIP_LOCAL_HEADER = b"PK\x03\x04"
+ZIP_END_RECORD = b"PK\x05\x06"
+# how to write each zip-based format, for the hint on a file that is not one
+SAVE_HOW = {
+    "torch ExportedProgram (.pt2)": "save the program with torch.export.save(program, "
+                                    "'model.pt2')",
+    "Keras model (.keras)": "save the model with model.save('model.keras')",
+    "skops file (.skops)": "save the estimator with skops.io.dump(model, 'model.skops')",
+}
+
+
+def zip_problem(path: Path, expected: str, how: str = "") -> InvalidInput | None:
+    """Why ``path`` is not a readable zip archive (truncated, or no zip at all), or None.
+
+    A zip starts with a local file header and ends with an end-of-central-directory record;
+    a file that has the first but not the second was cut short.
+    """
+    try:
+        with zipfile.ZipFile(path):
+            return None
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        reason = quote(exc)
+    try:
+        size = path.stat().st_size
+        head = _head(path, 4)
+        tail = _head(path, 65557, max(0, size - 65557))
+    except OSError as exc:
+        return InvalidInput(f"cannot read {path}: {exc.strerror}", "check permissions")
+    if head == ZIP_LOCAL_HEADER and ZIP_END_RECORD not in tail:
+        return InvalidInput(
+            f"{path} is not a readable {expected}: the zip archive is truncated "
+            f"({size} bytes, its end is missing; zipfile says \"{reason}\")",
+            "the file was cut short (an interrupted save, copy or download); copy or save "
+            "it again",
+        )
+    if head[:2] != b"PK":
+        return InvalidInput(
+            f"{path} is not a readable {expected}: it is not a zip archive at all "
+            f"(it starts with {_head(path, 8)!r})",
+            "check that this is the model file you meant; "
+            + (how or SAVE_HOW.get(expected, "save it again")),
+        )
+    return InvalidInput(
+        f"{path} is not a readable {expected} (a zip archive): {reason}",
+        "the zip archive is corrupt; save or export the model again",
+    )
+
+
 def _zip_names(path: Path, expected: str) -> list[str]:
     try:
         with zipfile.ZipFile(path) as archive:
             return archive.namelist()
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        problem = zip_problem(path, expected)
+        if problem is not None:
+            raise problem from None
         raise InvalidInput(
             f"{path} is not a readable {expected} (a zip archive): {quote(exc)}",
-            "the file is truncated or corrupt; save or export the model again",
+            "the file is corrupt; save or export the model again",
         ) from None
 
 
@@ -111,7 +162,8 @@ def _torch_export(path: Path) -> str:
     if not any(n.endswith("models/model.json") or "/models/" in n for n in names):
         raise InvalidInput(
             f"{path} is a zip archive but not a torch.export program (no models/ entry)",
-            "save the program with torch.export.save(program, 'model.pt2')",
+            "check that this is the model file you meant; save the program with "
+            "torch.export.save(program, 'model.pt2')",
         )
     return "torch.export"
 
