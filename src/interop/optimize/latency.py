@@ -1,15 +1,16 @@
-"""Paired latency rounds: the original, the plain conversion and every passing variant are
-loaded once and timed in turn, round after round, with the same thread count and feeds.
+"""Interleaved latency: the original, the plain conversion and every passing variant are
+loaded once and run in turn, one call each per sweep, with the same thread count and feeds.
 
-On a shared machine the load drifts over seconds; timing every model in each round and
-taking the median of the per-round ratios to the plain conversion cancels most of that drift,
-which separate back-to-back measurements (as two ``check`` calls would make) do not.
+On a shared machine the load drifts over seconds. Timing each model for a second in turn
+(as two ``check`` calls would) lets that drift decide which is "faster"; interleaving single
+calls spreads every model's samples over the same stretch of time, so they see the same
+interference and their medians compare.
 """
 
 from __future__ import annotations
 
 import contextlib
-import statistics
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -17,7 +18,7 @@ from typing import Any
 
 from interop import registry
 from interop.harness.inputs import InputCache, batch_of, fixed_batch, from_user
-from interop.harness.timing import TimingPlan, measure
+from interop.harness.timing import summarize, time_once
 from interop.types import Conversion
 
 
@@ -34,12 +35,12 @@ class Timed:
 
 @dataclass
 class PairedTimes:
-    """p50 per model and batch size (median of the rounds' p50s), and each model's median
-    per-round ratio to ``baseline``. Models whose runtime cannot be timed honestly (the Core
-    ML reference executor) are absent."""
+    """p50 per model and batch size, and each model's p50 relative to ``baseline``'s. Models
+    whose runtime cannot be timed honestly (the Core ML reference executor) are absent."""
 
     p50_ms: dict[str, dict[int, float]]
     ratio: dict[str, dict[int, float]]
+    runs: dict[str, dict[int, int]]
 
 
 def time_paired(
@@ -48,10 +49,12 @@ def time_paired(
     baseline: str,
     threads: int,
     rounds: int = 5,
-    budget_s: float = 0.25,
+    budget_s: float = 1.0,
+    max_sweeps: int = 500,
 ) -> PairedTimes:
-    plan = TimingPlan(warmup=1, repeat=50, budget_s=budget_s, min_repeat=3)
-    per_round: dict[str, dict[int, list[float]]] = {}
+    """Sweeps of one call per model until each model has had about ``budget_s`` seconds per
+    batch size and at least ``rounds`` sweeps are done (at most ``max_sweeps``)."""
+    samples: dict[str, dict[int, list[float]]] = {}
     with contextlib.ExitStack() as stack:
         runners: dict[str, Any] = {}
         for name, timed in models.items():
@@ -68,24 +71,25 @@ def time_paired(
             for call in calls.values():  # first runs allocate and optimise: not timed
                 call()
                 call()
-            for round_index in range(rounds):
-                shift = round_index % max(len(names), 1)
+            deadline = time.perf_counter() + budget_s * len(names)
+            sweep = 0
+            while sweep < max_sweeps and (sweep < rounds or time.perf_counter() < deadline):
+                shift = sweep % max(len(names), 1)
                 for name in names[shift:] + names[:shift]:
-                    stats = measure(calls[name], plan)
-                    per_round.setdefault(name, {}).setdefault(batch, []).append(stats.p50_ms)
+                    elapsed, _ = time_once(calls[name])
+                    samples.setdefault(name, {}).setdefault(batch, []).append(elapsed)
+                sweep += 1
     p50 = {
-        name: {b: statistics.median(v) for b, v in batches_.items()}
-        for name, batches_ in per_round.items()
+        name: {b: summarize(v).p50_ms for b, v in per_batch.items()}
+        for name, per_batch in samples.items()
     }
-    ratios: dict[str, dict[int, float]] = {}
-    base = per_round.get(baseline, {})
-    for name, batches_ in per_round.items():
-        for batch, values in batches_.items():
-            if batch in base:
-                pairs = [v / b for v, b in zip(values, base[batch], strict=True) if b > 0]
-                if pairs:
-                    ratios.setdefault(name, {})[batch] = statistics.median(pairs)
-    return PairedTimes(p50, ratios)
+    runs = {name: {b: len(v) for b, v in per_batch.items()} for name, per_batch in samples.items()}
+    base = p50.get(baseline, {})
+    ratios = {
+        name: {b: v / base[b] for b, v in per_batch.items() if base.get(b)}
+        for name, per_batch in p50.items()
+    }
+    return PairedTimes(p50, ratios, runs)
 
 
 def feeds_like_check(

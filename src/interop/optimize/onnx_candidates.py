@@ -103,10 +103,14 @@ def _fuse(model: Any, ctx: BuildContext) -> Any:
     from onnxruntime.transformers.optimizer import optimize_model
 
     detected = detect_model_type(ctx.original)
+    source = ctx.workdir / "fusion-input.onnx"
+    source.write_bytes(model.SerializeToString())
     tried: list[str] = []
     for model_type in dict.fromkeys([t for t in (detected, "bert") if t]):
         try:
-            fused = optimize_model(_copy(model), model_type=model_type, num_heads=0, hidden_size=0)
+            # from a file: given a ModelProto, the optimizer's own onnxruntime pass fails to
+            # read back the initializers it wrote as external data
+            fused = optimize_model(str(source), model_type=model_type, num_heads=0, hidden_size=0)
         except Exception as exc:  # a fusion that cannot parse this graph: try the next type
             tried.append(f"{model_type}: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}")
             continue

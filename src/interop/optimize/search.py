@@ -72,7 +72,7 @@ def optimize(
     candidates: Sequence[str | Candidate] | None = None,
     batch_sizes: Sequence[int] = (1, 8),
     rounds: int = 5,
-    time_budget_s: float = 0.25,
+    time_budget_s: float = 1.0,
     seed: int = 0,
 ) -> Optimization:
     """Try the variants ``profile`` allows; return the fastest that passes (see package doc)."""
