@@ -170,6 +170,10 @@ def run_check(
         _compare_batch(batch, conversion, original, converted_side, per_output, report)
         if latency:
             report.latency.append(_latency_row(batch, threads, original, converted_side))
+    if latency:
+        speed_note = _speed_note(report.latency)
+        if speed_note:
+            report.notes.append(speed_note)
     if not converted_side.measures_latency and latency:
         report.notes.append(
             f"{converted_side.runtime} does not measure latency honestly; "
@@ -178,6 +182,29 @@ def run_check(
     report.passed = not report.failures and all(p["passed"] for p in report.parity)
     report.verdict = "passed" if report.passed else "failed"
     return report
+
+
+def _speed_note(rows: list[dict[str, Any]]) -> str:
+    """Which side is faster at each batch size, in words, from the p50 ratios."""
+    parts = []
+    for row in rows:
+        value = row.get("ratio")
+        if value is None or value <= 0:
+            continue
+        if value > 1:
+            parts.append(f"batch {row['batch_size']}: converted {value:.2f}x the original's time")
+        else:
+            parts.append(f"batch {row['batch_size']}: original {1 / value:.2f}x slower")
+    if not parts:
+        return ""
+    slower = any((row.get("ratio") or 0) > 1 for row in rows)
+    hint = (
+        "; the conversion is slower somewhere: interop.optimize(model, conversion) looks for a "
+        "faster variant that still passes"
+        if slower
+        else ""
+    )
+    return "latency (p50, same threads): " + ", ".join(parts) + hint
 
 
 def _copied(feeds: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]]:
