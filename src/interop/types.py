@@ -30,17 +30,43 @@ class TensorSpec:
 
 @dataclass(frozen=True)
 class Tolerance:
-    """Elementwise closeness: ``|converted - original| <= atol + rtol * |original|``."""
+    """When a converted output counts as equal to the original's.
+
+    Elementwise: ``|converted - original| <= atol * S + rtol * |original|``, where the scale
+    ``S`` is 1, or with ``scaled=True`` the output's own scale ``max(1, RMS(original))``, so
+    that ``atol`` means the same for logits of magnitude 30 as for probabilities. With
+    ``rel_rms`` set, the output as a whole must also satisfy
+    ``||converted - original||_2 <= rel_rms * ||original||_2``: that catches a small error
+    spread over every element (a weight off by 1 %) that the elementwise test lets through.
+    The rule and the measurements behind the profiles are in docs/tolerances.md.
+    """
 
     atol: float
     rtol: float
+    rel_rms: float | None = None
+    scaled: bool = False
 
-    def with_overrides(self, atol: float | None = None, rtol: float | None = None) -> Tolerance:
+    def with_overrides(
+        self, atol: float | None = None, rtol: float | None = None, rel_rms: float | None = None
+    ) -> Tolerance:
         return replace(
             self,
             atol=self.atol if atol is None else float(atol),
             rtol=self.rtol if rtol is None else float(rtol),
+            rel_rms=self.rel_rms if rel_rms is None else float(rel_rms),
         )
+
+    def to_list(self) -> list[Any]:
+        """``[atol, rtol, rel_rms, scaled]``: how saved models and reports carry it."""
+        return [self.atol, self.rtol, self.rel_rms, self.scaled]
+
+    @classmethod
+    def from_list(cls, values: list[Any]) -> Tolerance:
+        """The inverse of :meth:`to_list`; a two-item ``[atol, rtol]`` (older files) works."""
+        atol, rtol, *rest = values
+        rel_rms = rest[0] if rest else None
+        scaled = bool(rest[1]) if len(rest) > 1 else False
+        return cls(float(atol), float(rtol), None if rel_rms is None else float(rel_rms), scaled)
 
 
 # The two precision levels every converter and profile starts from; the reasoning behind the
@@ -207,10 +233,7 @@ def io_metadata(conversion: Conversion) -> str:
             "output_map": conversion.output_map,
             "output_kinds": conversion.output_kinds,
             "input_layout": conversion.input_layout,
-            "default_tolerance": [
-                conversion.default_tolerance.atol,
-                conversion.default_tolerance.rtol,
-            ],
+            "default_tolerance": conversion.default_tolerance.to_list(),
         },
         sort_keys=True,
     )

@@ -164,7 +164,8 @@ def run_check(
         call=tolerance,
     )
     report.settings["tolerance"] = {
-        name: {"atol": t.atol, "rtol": t.rtol} for name, t in per_output.items()
+        name: {"atol": t.atol, "rtol": t.rtol, "rel_rms": t.rel_rms, "scaled": t.scaled}
+        for name, t in per_output.items()
     }
     for batch in feeds:
         _compare_batch(batch, conversion, original, converted_side, per_output, report)

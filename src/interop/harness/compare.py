@@ -22,6 +22,8 @@ class OutputComparison:
     reason: str = ""
     atol: float = 0.0
     rtol: float = 0.0
+    rel_rms: float | None = None
+    scale: float = 1.0
     shape: list[int] = field(default_factory=list)
     converted_shape: list[int] = field(default_factory=list)
     dtype: str = ""
@@ -34,6 +36,7 @@ class OutputComparison:
     cosine_similarity: float | None = None
     psnr_db: float | None = None
     required_atol: float | None = None
+    rel_rms_error: float | None = None
     label_agreement: float | None = None
     top_k_agreement: float | None = None
     abs_error_sample: list[float] = field(default_factory=list)
@@ -70,10 +73,26 @@ def _incomparable(ref: np.ndarray, got: np.ndarray) -> str:
     return f"dtype {got.dtype} is not comparable with the original's {ref.dtype}"
 
 
-def required_atol(ref: np.ndarray, got: np.ndarray, rtol: float) -> float:
-    """The smallest atol that makes every element pass at ``rtol``."""
+def required_atol(ref: np.ndarray, got: np.ndarray, rtol: float, scale: float = 1.0) -> float:
+    """The smallest atol that makes every element pass at ``rtol`` (in units of ``scale``)."""
     diff = np.abs(got - ref) - rtol * np.abs(ref)
-    return float(max(0.0, np.max(diff))) if diff.size else 0.0
+    return float(max(0.0, np.max(diff)) / scale) if diff.size else 0.0
+
+
+def output_scale(ref: np.ndarray, tolerance: Tolerance) -> float:
+    """The scale ``S`` that multiplies atol: 1, or ``max(1, RMS(ref))`` for a scaled tolerance."""
+    if not tolerance.scaled or not ref.size:
+        return 1.0
+    return max(1.0, float(np.sqrt(np.mean(np.square(ref)))))
+
+
+def relative_rms_error(ref: np.ndarray, got: np.ndarray) -> float:
+    """``||got - ref|| / ||ref||``: 0 for identical outputs, inf for a nonzero error on zeros."""
+    err = float(np.linalg.norm(got - ref))
+    norm = float(np.linalg.norm(ref))
+    if norm > 0:
+        return err / norm
+    return 0.0 if err == 0 else math.inf
 
 
 def compare_output(
@@ -100,6 +119,7 @@ def compare_output(
         passed=False,
         atol=tolerance.atol,
         rtol=tolerance.rtol,
+        rel_rms=tolerance.rel_rms,
         shape=list(ref_a.shape),
         converted_shape=list(got_a.shape),
         dtype=str(ref_a.dtype),
@@ -152,8 +172,11 @@ def compare_output(
         with np.errstate(divide="ignore", invalid="ignore"):
             rel = np.where(denom > 0, abs_err / denom, np.where(abs_err > 0, np.inf, 0.0))
         result.max_rel_error = float(rel.max())
-        within = abs_err <= tolerance.atol + tolerance.rtol * denom
+        scale = output_scale(r, tolerance)
+        result.scale = scale
+        within = abs_err <= tolerance.atol * scale + tolerance.rtol * denom
         result.fraction_within = float(within.mean())
+        result.rel_rms_error = relative_rms_error(r, g)
         norm = float(np.linalg.norm(r) * np.linalg.norm(g))
         result.cosine_similarity = float(np.dot(r, g) / norm) if norm > 0 else (
             1.0 if not np.any(abs_err) else 0.0
@@ -161,7 +184,7 @@ def compare_output(
         mse = float(np.mean(abs_err**2))
         peak = float(np.max(np.abs(r))) or 1.0
         result.psnr_db = float("inf") if mse == 0 else float(10 * np.log10(peak**2 / mse))
-        result.required_atol = required_atol(r, g, tolerance.rtol)
+        result.required_atol = required_atol(r, g, tolerance.rtol, scale)
         if abs_err.size > sample:
             idx = np.random.default_rng(0).choice(abs_err.size, sample, replace=False)
             result.abs_error_sample = [float(x) for x in abs_err[idx]]
@@ -169,10 +192,13 @@ def compare_output(
             result.abs_error_sample = [float(x) for x in abs_err]
         result.error_histogram = error_histogram(abs_err)
         passed = bool(np.all(within))
+        spread_too_far = (
+            tolerance.rel_rms is not None and result.rel_rms_error > tolerance.rel_rms
+        )
     else:
         result.fraction_within = 1.0
         result.required_atol = 0.0
-        passed = True
+        passed, spread_too_far = True, False
     if kind == "probabilities" and ref_a.ndim == 2 and ref_a.shape[1] > 1:
         k = min(top_k, ref_a.shape[1])
         ref_top = np.argsort(-ref_f, axis=1)[:, :k]
@@ -181,11 +207,17 @@ def compare_output(
         result.top_k_agreement = float(
             np.mean([set(a) == set(b) for a, b in zip(ref_top, got_top, strict=True)])
         )
-    result.passed = passed
+    result.passed = passed and not spread_too_far
     if not passed:
+        unit = f"*{result.scale:.3g} (the output's scale)" if result.scale != 1.0 else ""
         result.reason = (
-            f"max abs error {result.max_abs_error:.3g} exceeds atol {tolerance.atol:g} + "
+            f"max abs error {result.max_abs_error:.3g} exceeds atol {tolerance.atol:g}{unit} + "
             f"rtol {tolerance.rtol:g}*|ref|; atol {result.required_atol:.3g} would pass"
+        )
+    elif spread_too_far:
+        result.reason = (
+            f"relative RMS error {result.rel_rms_error:.3g} exceeds rel_rms "
+            f"{tolerance.rel_rms:g}: the whole output is off, not a few elements"
         )
     return result
 

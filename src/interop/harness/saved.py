@@ -14,7 +14,7 @@ from typing import Any
 from interop import registry
 from interop.detect import converted_format, detect_source
 from interop.errors import InvalidInput
-from interop.types import IO_METADATA_KEY, Conversion, Tolerance
+from interop.types import FP32_TOLERANCE, IO_METADATA_KEY, Conversion, Tolerance
 
 
 def _unsaveable(model: Any, path: Path) -> None:
@@ -68,8 +68,8 @@ def conversion_from_path(path: str | Path, original: Any) -> tuple[Conversion, l
         output_map = dict(meta["output_map"])
         kinds = dict(meta.get("output_kinds") or {})
         layout = meta.get("input_layout", "positional")
-        atol, rtol = meta.get("default_tolerance", [1e-4, 1e-4])
-        tolerance = Tolerance(float(atol), float(rtol))
+        stored = meta.get("default_tolerance")
+        tolerance = Tolerance.from_list(stored) if stored else FP32_TOLERANCE
         converter = str(meta.get("converter") or f"{source}.{target}")
         notes.append(f"interface read from the {IO_METADATA_KEY} metadata of {path.name}")
     else:
@@ -80,7 +80,7 @@ def conversion_from_path(path: str | Path, original: Any) -> tuple[Conversion, l
         try:
             tolerance = registry.resolve(source, target).default_tolerance
         except Exception:
-            tolerance = Tolerance(1e-4, 1e-4)
+            tolerance = FP32_TOLERANCE
         notes.append(
             f"{path.name} carries no {IO_METADATA_KEY} metadata: inputs and outputs are "
             "matched by name, else by position"

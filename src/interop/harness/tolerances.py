@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from interop.errors import InvalidInput
-from interop.types import Tolerance
+from interop.types import FP16_TOLERANCE, FP32_TOLERANCE, Tolerance
 
 ANY_TARGET = "*"
 
@@ -23,8 +23,8 @@ ANY_TARGET = "*"
 # strict: for conversions that should be bit-close (same kernels, fp32, shallow graphs).
 # A profile may be keyed per target: {"onnx": ..., "coreml": ..., "*": fallback}.
 PROFILES: dict[str, dict[str, Tolerance]] = {
-    "fp32": {ANY_TARGET: Tolerance(atol=1e-4, rtol=1e-4)},
-    "fp16": {ANY_TARGET: Tolerance(atol=1e-2, rtol=1e-2)},
+    "fp32": {ANY_TARGET: FP32_TOLERANCE},
+    "fp16": {ANY_TARGET: FP16_TOLERANCE},
     "strict": {ANY_TARGET: Tolerance(atol=1e-6, rtol=1e-5)},
 }
 
@@ -40,14 +40,17 @@ def profile(name: str, target: str = ANY_TARGET) -> Tolerance:
     return entry.get(target, entry[ANY_TARGET])
 
 
-def _partial(value: Any, where: str) -> tuple[float | None, float | None]:
-    """(atol, rtol) from a Tolerance or a dict with 'atol' and/or 'rtol'; None = not given."""
+TOLERANCE_KEYS = {"atol", "rtol", "rel_rms"}
+
+
+def _partial(value: Any, where: str) -> tuple[float | None, float | None, float | None]:
+    """(atol, rtol, rel_rms) from a Tolerance or a dict of some of them; None = not given."""
     if isinstance(value, Tolerance):
-        return value.atol, value.rtol
-    if isinstance(value, Mapping) and set(value) <= {"atol", "rtol"} and value:
-        return value.get("atol"), value.get("rtol")
+        return value.atol, value.rtol, value.rel_rms
+    if isinstance(value, Mapping) and set(value) <= TOLERANCE_KEYS and value:
+        return value.get("atol"), value.get("rtol"), value.get("rel_rms")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value), None
+        return float(value), None, None
     raise InvalidInput(
         f"{where}: {value!r} is not a tolerance",
         "give a profile name, a Tolerance, {'atol': .., 'rtol': ..}, or {output: tolerance}",
@@ -58,7 +61,7 @@ def _is_per_output(value: Any) -> bool:
     return (
         isinstance(value, Mapping)
         and bool(value)
-        and not set(value) <= {"atol", "rtol"}
+        and not set(value) <= TOLERANCE_KEYS
     )
 
 
@@ -81,8 +84,10 @@ def _apply(
         for name, value in level.items():
             updated[name] = _apply({name: current[name]}, value, target, where)[name]
         return updated
-    atol, rtol = _partial(level, where)
-    return {name: tol.with_overrides(atol, rtol) for name, tol in current.items()}
+    if isinstance(level, Tolerance):  # a whole Tolerance replaces the level below
+        return {name: level for name in current}
+    atol, rtol, rel_rms = _partial(level, where)
+    return {name: tol.with_overrides(atol, rtol, rel_rms) for name, tol in current.items()}
 
 
 def resolve(
