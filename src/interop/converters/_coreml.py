@@ -8,7 +8,6 @@ from typing import Any, ClassVar
 
 from interop.converters.base import Converter
 from interop.errors import InvalidInput
-
 from interop.frameworks.coreml import Captured, import_coremltools, quiet_coremltools
 from interop.types import FP16_TOLERANCE, FP32_TOLERANCE, TensorSpec, Tolerance
 from interop.util import provenance
