@@ -72,15 +72,19 @@ def torch_messages() -> Iterator[list[tuple[str, BaseException | None]]]:
 
     capture = _Capture()
     loggers = [logging.getLogger(name) for name in TORCH_LOGGERS]
+    levels = [logger.level for logger in loggers]
     for logger in loggers:
         logger.addFilter(capture)
+        if not logger.isEnabledFor(logging.WARNING):  # quieted (the CLI quiets torch)
+            logger.setLevel(logging.WARNING)  # the filter drops the records: still quiet
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             yield messages
     finally:
-        for logger in loggers:
+        for logger, level in zip(loggers, levels, strict=True):
             logger.removeFilter(capture)
+            logger.setLevel(level)
     messages.extend((str(w.message), None) for w in caught)
 
 
