@@ -10,7 +10,7 @@ reproduce a particular chip's accumulation order; see docs/tolerances.md.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -133,7 +133,11 @@ class MLProgramExecutor:
     def input_specs(self) -> tuple[TensorSpec, ...]:
         return input_specs_of(self.spec)
 
-    def run(self, feed: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    def run(
+        self, feed: Mapping[str, Any], keep: str | Iterable[str] | None = None
+    ) -> dict[str, np.ndarray]:
+        """The program's outputs; with ``keep`` (names, or "all") also those intermediate
+        values of the main block, by name (opt-in, for interop.diagnose)."""
         env: dict[str, Any] = dict(self.constants)
         for name, dtype in self.input_dtypes.items():
             if name not in feed:
@@ -143,7 +147,11 @@ class MLProgramExecutor:
                 )
             env[name] = np.asarray(feed[name]).astype(dtype)
         self._run_steps(self.steps, env)
-        return {name: np.asarray(env[name]) for name in self.output_names}
+        names = list(self.output_names)
+        if keep is not None:
+            wanted = [o for s in self.steps for o in s.outputs] if keep == "all" else keep
+            names += [n for n in wanted if n in env and n not in names]
+        return {name: np.asarray(env[name]) for name in names}
 
     def _run_steps(self, steps: list[_Step], env: dict[str, Any]) -> None:
         for step in steps:
