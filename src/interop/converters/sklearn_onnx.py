@@ -11,6 +11,10 @@ input(s)"), so its DataFrame becomes one ``X`` of the frame's values (int64 when
 is an integer, else floats, else strings). A frame that mixes text and numbers cannot be one
 tensor and keeps one input per column.
 
+HistGradientBoosting with native categorical features goes through
+``sklearn_onnx_categorical``: skl2onnx converts a copy whose bitset splits became ``<=``
+splits on per-split features, behind a LabelEncoder preamble that computes them.
+
 skl2onnx's output is repaired where the installed versions need it (HistGradientBoosting
 attributes and thresholds, float64 tree ensembles, distance-weighted k-NN, LinearSVC in
 pipelines): see ``interop.converters.skl2onnx_repairs``. ``dtype="float64"`` with
@@ -43,7 +47,9 @@ from interop.frameworks.onnx import (
     value_specs,
 )
 from interop.frameworks.sklearn import (
+    categorical_plan,
     check_fitted,
+    has_categorical_splits,
     is_dataframe,
     nested_estimators,
     selects_columns_by_name,
@@ -95,9 +101,12 @@ class SklearnToOnnx(Converter):
             )
         per_column = is_dataframe(sample) and _per_column(model, sample)
         inputs = _input_plan(sample, float_type, per_column)
-        job = Job(model=model, float_type=options["dtype"])
-        apply_repairs("model", job)
-        onnx_model = _run_skl2onnx(job, inputs, options)
+        if has_categorical_splits(model):
+            onnx_model, job = _convert_categorical(model, inputs, options)
+        else:
+            job = Job(model=model, float_type=options["dtype"])
+            apply_repairs("model", job)
+            onnx_model = _run_skl2onnx(job, inputs, options)
         job.onnx_model = onnx_model
         apply_repairs("graph", job)
         check_onnx(onnx_model, self.name)
@@ -308,6 +317,27 @@ def _run_skl2onnx(job: Job, inputs: list[_Input], options: dict[str, Any]) -> An
     if options["dynamic_batch"]:
         _name_batch_dims(onnx_model)
     return onnx_model
+
+
+def _convert_categorical(
+    model: Any, inputs: list[_Input], options: dict[str, Any]
+) -> tuple[Any, Job]:
+    """HistGradientBoosting with categorical splits: the numeric rewrite plus a preamble."""
+    import numpy as np
+    from skl2onnx.common.data_types import FloatTensorType
+
+    from interop.converters.sklearn_onnx_categorical import FEATURES, graft_preamble
+    from interop.frameworks.sklearn import fitted_columns
+
+    plan = categorical_plan(model)
+    job = Job(model=plan.model, float_type=options["dtype"])
+    apply_repairs("model", job)
+    rows = len(inputs[0].values)
+    features = _Input(FEATURES, FloatTensorType([None, plan.width]),
+                      np.zeros((rows, plan.width), np.float32), "float32")
+    onnx_model = _run_skl2onnx(job, [features], options)
+    graft_preamble(onnx_model, plan, inputs, fitted_columns(model))
+    return onnx_model, job
 
 
 def _name_batch_dims(onnx_model: Any) -> None:

@@ -8,6 +8,7 @@ scikit-learn import it when called.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -63,3 +64,108 @@ def nested_estimators(model: Any) -> Iterator[Any]:
     for value in model.get_params(deep=True).values():
         if isinstance(value, BaseEstimator):
             yield value
+
+
+# -------------------------------------------------------------------- native categorical HGB
+
+
+@dataclass(frozen=True)
+class SplitFeature:
+    """One categorical split of a HistGradientBoosting model as a numeric feature.
+
+    A raw value equal to ``keys[i]`` becomes ``values[i]`` (0.0: the left child, 1.0: the
+    right child); any other value (missing, negative, unseen) becomes ``default``, which the
+    split ``f <= 0.5`` sends where scikit-learn sends missing values: -1.0 left, 2.0 right.
+    """
+
+    column: int  # position of the raw column in X (the DataFrame's column order)
+    keys: tuple[Any, ...]
+    values: tuple[float, ...]
+    default: float
+
+
+@dataclass(frozen=True)
+class CategoricalPlan:
+    """A HistGradientBoosting model with categorical splits, rewritten over numeric features.
+
+    ``model`` is a copy whose trees read ``[X[:, numeric_columns], split features...]`` and
+    split on every feature with ``<=``; the caller's model is never modified.
+    """
+
+    model: Any
+    numeric_columns: tuple[int, ...]
+    splits: tuple[SplitFeature, ...]
+
+    @property
+    def width(self) -> int:
+        return len(self.numeric_columns) + len(self.splits)
+
+
+def has_categorical_splits(model: Any) -> bool:
+    """True for a fitted HistGradientBoosting model with native categorical features."""
+    flags = getattr(model, "is_categorical_", None)
+    return hasattr(model, "_predictors") and flags is not None and bool(any(flags))
+
+
+def categorical_plan(model: Any) -> CategoricalPlan:
+    """Lower the bitset splits of ``model`` (see ``has_categorical_splits``) to ``<=`` splits.
+
+    scikit-learn's rule (``_predictor.pyx``): the column goes through an OrdinalEncoder whose
+    unknown and missing values become NaN; at a categorical split a NaN or negative code goes
+    where missing values go, a code in the split's left bitset goes left, another known code
+    goes right, and an unknown code goes where missing values go. Each distinct split becomes
+    one feature that encodes that decision from the raw value (``SplitFeature``).
+    """
+    import copy
+
+    import numpy as np
+
+    flags = np.asarray(model.is_categorical_, dtype=bool)
+    raw_categorical = [int(i) for i in np.flatnonzero(flags)]
+    numeric = tuple(int(i) for i in np.flatnonzero(~flags))
+    encoder = model._preprocessor.named_transformers_["encoder"]
+    # the preprocessor puts the encoded categorical columns first, then the numeric ones
+    splits: dict[tuple[Any, ...], int] = {}
+    features: list[SplitFeature] = []
+    clone = copy.deepcopy(model)
+    for iteration in clone._predictors:
+        for predictor in iteration:
+            nodes = predictor.nodes.copy()
+            for row in nodes:
+                if row["is_leaf"]:
+                    continue
+                index = int(row["feature_idx"])
+                if not row["is_categorical"]:
+                    row["feature_idx"] = index - len(raw_categorical)
+                    continue
+                bitset = predictor.raw_left_cat_bitsets[int(row["bitset_idx"])]
+                split = _split_feature(
+                    raw_categorical[index], encoder.categories_[index], bitset,
+                    bool(row["missing_go_to_left"]),
+                )
+                key = (split.column, split.values, split.default)
+                if key not in splits:
+                    splits[key] = len(numeric) + len(features)
+                    features.append(split)
+                row["feature_idx"] = splits[key]
+                row["num_threshold"] = 0.5
+                row["is_categorical"] = 0
+            predictor.nodes = nodes
+    clone._preprocessor = None
+    clone.is_categorical_ = None
+    clone._is_categorical_remapped = None
+    clone.n_features_in_ = len(numeric) + len(features)
+    if hasattr(clone, "feature_names_in_"):
+        del clone.feature_names_in_
+    return CategoricalPlan(clone, numeric, tuple(features))
+
+
+def _split_feature(column: int, categories: Any, bitset: Any, missing_left: bool) -> SplitFeature:
+    keys, values = [], []
+    for code, category in enumerate(categories):
+        if category is None or (isinstance(category, float) and category != category):
+            continue  # the missing-value category: encoded as NaN, so it is missing
+        left = (int(bitset[code // 32]) >> (code % 32)) & 1
+        keys.append(category.item() if hasattr(category, "item") else category)
+        values.append(0.0 if left else 1.0)
+    return SplitFeature(column, tuple(keys), tuple(values), -1.0 if missing_left else 2.0)
