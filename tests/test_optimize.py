@@ -207,3 +207,28 @@ def test_convert_optimize_in_one_step(tmp_path) -> None:  # type: ignore[no-unty
     path = conversion.save(tmp_path / "best.onnx")
     report = interop.check(model, str(path), latency=False, profile="fp32")
     assert report.passed
+
+
+@pytest.mark.slow  # coremltools conversions: about 20 s on an idle 2-core machine
+def test_coreml_variants_are_checked_with_the_reference_executor() -> None:
+    pytest.importorskip("coremltools")
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(64, 128), torch.nn.ReLU(), torch.nn.Linear(128, 4)
+    ).eval()
+    conversion = interop.convert(model, "coreml", (torch.randn(2, 64),), precision="fp32")
+    opt = optimize(model, conversion, profile="fp16", **FAST)
+    half = opt.candidate("coreml-fp16")
+    assert half.passed and half.size_bytes < opt.candidate("plain").size_bytes
+    assert opt.best_name == "coreml-fp16"  # no honest latency here: the smallest that passed
+    assert opt.speedup is None and "cannot be measured" in opt.notes[-1]
+    assert opt.candidate("coreml-palettize-8bit").status == "skipped"
+    # outside interop's comparison: the executor's outputs for the fp16 variant vs torch's
+    from interop.coreml_ref import load_executor
+
+    x = np.random.default_rng(5).standard_normal((3, 64)).astype(np.float32)
+    (name,) = [s.name for s in half.conversion.input_specs]
+    got = next(iter(load_executor(half.conversion.model).run({name: x}).values()))
+    with torch.no_grad():
+        expected = model(torch.from_numpy(x)).numpy()
+    assert np.allclose(got, expected, atol=1e-2, rtol=1e-2)
