@@ -144,9 +144,7 @@ def _digits_classifier():  # type: ignore[no-untyped-def]
     x = (digits.data / 16.0).astype(np.float32)
     y = digits.target.astype(np.int64)
     torch.manual_seed(0)
-    model = torch.nn.Sequential(
-        torch.nn.Linear(64, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10)
-    )
+    model = torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10))
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     xt, yt = torch.from_numpy(x[:1200]), torch.from_numpy(y[:1200])
     for _ in range(150):
