@@ -18,7 +18,8 @@ Finished cells are appended to a journal beside the results file as they arrive
 takes the cells recorded there and runs only the missing (or lost) ones. The journal is
 removed once a run ends with no lost cell.
 
-Workers need this checkout importable (``PYTHONPATH=<repo>``) and interop with the
+The scheduler (it unpickles the task graph) and the workers need this checkout importable
+(``PYTHONPATH=<repo>``) and interop with the
 frameworks installed: see docs/cluster.md. Dask is imported only inside the functions that
 use it, so the worker-side functions also serve environments without Dask.
 """
@@ -280,8 +281,10 @@ def _reason(future: Any) -> tuple[str, str]:
         )
     first = (str(exc).strip().splitlines() or [""])[0]
     text = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
-    if isinstance(exc, ModuleNotFoundError) and "conformance" in str(exc):
-        text += " (start workers with PYTHONPATH set to the checkout; see docs/cluster.md)"
+    if (isinstance(exc, ModuleNotFoundError) and "conformance" in str(exc)) or \
+            "deserialization of the task graph" in str(exc):
+        text += (" (the scheduler and the workers must import this checkout: start them with "
+                 "PYTHONPATH set to it; see docs/cluster.md)")
     return "error", f"the cell's task failed on the worker: {text}"
 
 
@@ -426,3 +429,56 @@ def run_suite(
     order = {case.name: i for i, case in enumerate(cases)}
     cells.sort(key=lambda c: (order.get(c["case"], len(order)), c["target"]))
     return cells
+
+
+# --- the compatibility matrix (scripts/compat.py) ------------------------------------------
+
+
+def compat_row(case: Any, converter: str) -> dict[str, Any]:
+    """One compatibility-matrix row: ``case`` converted with ``converter`` and checked for
+    parity at batch sizes 1 and 8 (``interop.testing.run_conformance``)."""
+    from interop.testing import run_conformance
+
+    started = time.perf_counter()
+    (result,) = run_conformance(converter, [case], batch_sizes=(1, 8), raise_on_failure=False)
+    errors = [e for per in result.max_abs_error.values() for e in per.values() if e is not None]
+    return {
+        "case": case.name,
+        "converter": converter,
+        "status": "passed" if result.passed else "failed",
+        "reason": result.reason,
+        "cause": result.cause,
+        "max_abs_error": max(errors) if errors else None,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def compat_cell(case: Any, converter: str, packages: tuple[str, ...], environment: str,
+                timeout_s: float = 900.0) -> dict[str, Any]:
+    """A compatibility row on a worker of ``environment``, in an isolated subprocess, with the
+    versions that worker actually has."""
+    import platform
+    from importlib import metadata
+
+    from interop.harness.isolate import OK, call_isolated
+
+    started = time.perf_counter()
+    _allow_children()
+    status, value = call_isolated(compat_row, (case, converter), timeout=timeout_s)
+    if status == OK:
+        row = value
+    else:
+        row = {"case": case.name, "converter": converter, "status": "failed",
+               "reason": f"{status}: {value}", "cause": str(value), "max_abs_error": None,
+               "seconds": round(time.perf_counter() - started, 2)}
+
+    def version(package: str) -> str:
+        try:
+            return metadata.version(package)
+        except metadata.PackageNotFoundError:
+            return "-"
+
+    row.update(worker_identity())
+    row.update(target=converter, environment=environment, verdict=row["status"],
+               python=platform.python_version(), versions={p: version(p) for p in packages})
+    return row

@@ -2,11 +2,19 @@
 
     python scripts/compat.py run --id ID --group GROUP --family F --converter C [...]
     python scripts/compat.py table
+    python scripts/compat.py worker --id ID --group GROUP tcp://HOST:PORT   (in env ID)
+    python scripts/compat.py submit --scheduler tcp://HOST:PORT [--env ID ...]
 
 ``run`` converts every case of the given conformance families with each converter and
 checks parity at batch sizes 1 and 8 (interop.testing.run_conformance), then writes
 ``RESULTS/ID.json`` with the versions actually installed. ``table`` turns every result
 file into docs/compatibility.md. nox's ``compat`` session calls both.
+
+Distributed (docs/cluster.md): ``worker``, run with the Python of a nox compat environment,
+starts a Dask worker that advertises that environment (``ID=1``) and its framework versions
+(``scikit-learn-1.6.1=1``, ...) as worker resources. ``submit`` sends every cell (case x
+converter) of each environment of noxfile.py's COMPAT to the workers with that resource,
+one Dask task per cell, then writes the same result files and table as ``run``/``table``.
 """
 
 from __future__ import annotations
@@ -49,7 +57,7 @@ def _version(package: str) -> str:
 def run(args: argparse.Namespace) -> int:
     sys.path.insert(0, str(ROOT))  # conformance/ is a top-level package beside src/
     from conformance.cases import all_cases
-    from interop.testing import run_conformance
+    from conformance.cluster import compat_row
 
     started = time.perf_counter()
     cases = all_cases(tuple(args.family))
@@ -70,25 +78,8 @@ def run(args: argparse.Namespace) -> int:
                     }
                 )
                 continue
-            t0 = time.perf_counter()
-            (result,) = run_conformance(
-                converter, [case], batch_sizes=(1, 8), raise_on_failure=False
-            )
-            errors = [
-                e for per in result.max_abs_error.values() for e in per.values() if e is not None
-            ]
-            rows.append(
-                {
-                    "case": case.name,
-                    "converter": converter,
-                    "status": "passed" if result.passed else "failed",
-                    "reason": result.reason,
-                    "cause": result.cause,
-                    "max_abs_error": max(errors) if errors else None,
-                    "seconds": round(time.perf_counter() - t0, 2),
-                }
-            )
-            print(f"{converter:18} {case.name:32} {rows[-1]['status']} {result.reason[:120]}")
+            rows.append(compat_row(case, converter))
+            print(f"{converter:18} {case.name:32} {rows[-1]['status']} {rows[-1]['reason'][:120]}")
     record = {
         "id": args.id,
         "group": args.group,
@@ -141,10 +132,12 @@ def table(_: argparse.Namespace) -> int:
             cells = [r["id"], *(r["versions"].get(p, "-") for p in packages)]
             for conv in converters:
                 rows = [x for x in r["rows"] if x["converter"] == conv]
-                ran = [x for x in rows if x["status"] != "skipped"]
+                ran = [x for x in rows if x["status"] not in ("skipped", "lost")]
                 ok = sum(x["status"] == "passed" for x in ran)
                 mark = "pass" if ran and ok == len(ran) else ("**fail**" if ran else "-")
-                cells.append(f"{mark} {ok}/{len(ran)}" if ran else mark)
+                lost = sum(x["status"] == "lost" for x in rows)
+                cells.append((f"{mark} {ok}/{len(ran)}" if ran else mark)
+                             + (f" ({lost} lost)" if lost else ""))
             cells.append(f"{r['seconds']:.0f} s")
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
@@ -177,6 +170,128 @@ def table(_: argparse.Namespace) -> int:
     return 0
 
 
+def worker(args: argparse.Namespace) -> int:
+    """Become a Dask worker that advertises this environment and its framework versions."""
+    import os
+    import socket
+
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        print("error: Dask distributed is not installed in this environment\n"
+              f"hint: {sys.executable} -m pip install -c constraints.txt "
+              "'dask[distributed]==2026.8.0'", file=sys.stderr)
+        return 2
+    resources = {args.id: 1}
+    for package in PACKAGES[args.group]:
+        if _version(package) != "-":
+            resources[f"{package}-{_version(package)}"] = 1
+    advertised = ",".join(f"{name}={count}" for name, count in resources.items())
+    cmd = [sys.executable, "-m", "distributed.cli.dask_worker", args.scheduler,
+           "--nthreads", "1", "--nworkers", str(args.nworkers), "--resources", advertised]
+    if args.nworkers == 1:
+        cmd += ["--name", f"{args.id}@{socket.gethostname()}"]
+    cmd += args.dask_args
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    print(f"dask worker for {args.id}: resources {advertised}", file=sys.stderr)
+    os.execve(sys.executable, cmd, env)
+    return 0  # not reached
+
+
+def _compat_envs() -> tuple[dict, dict]:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_interop_noxfile", ROOT / "noxfile.py")
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module.COMPAT, getattr(module, "COMPAT_NOTES", {})
+
+
+def submit(args: argparse.Namespace) -> int:
+    """Every cell of the chosen environments, on the workers that advertise them."""
+    sys.path.insert(0, str(ROOT))
+    from conformance import cluster
+    from conformance.cases import all_cases
+    from conformance.progress import CellProgress
+
+    try:
+        compat, notes = _compat_envs()
+    except ImportError as exc:
+        print(f"error: cannot read COMPAT from noxfile.py ({exc})\n"
+              "hint: run submit from the dev environment (pip install -e '.[all,dev]')",
+              file=sys.stderr)
+        return 2
+    envs = args.env or list(compat)
+    unknown = sorted(set(envs) - set(compat))
+    if unknown:
+        print(f"error: unknown environment(s): {', '.join(unknown)}\n"
+              f"hint: choose from {', '.join(compat)}", file=sys.stderr)
+        return 2
+    tasks: list = []
+    skipped: dict[str, list] = {env: [] for env in envs}
+    for env in envs:
+        group, _, _, families, converters = compat[env]
+        cases = all_cases(tuple(families))
+        for converter in converters:
+            source, target = converter.split(".")[:2]
+            for case in cases:
+                if case.framework != source or (args.case and case.name not in args.case):
+                    continue
+                if target in case.skip:
+                    skipped[env].append({"case": case.name, "converter": converter,
+                                         "status": "skipped", "reason": case.skip[target]})
+                    continue
+                stub = {"case": case.name, "converter": converter, "target": converter,
+                        "environment": env}
+                tasks.append(cluster.Task((case.name, converter, env), cluster.compat_cell,
+                                          (case, converter, PACKAGES[group], env), stub,
+                                          resources={env: 1}))
+    started = time.perf_counter()
+    try:
+        client, local = cluster.connect(args.scheduler)
+        try:
+            cluster.wait_for_workers(client, args.scheduler, args.wait)
+            rows = cluster.run_cells(client, tasks, progress=CellProgress(len(tasks)),
+                                     no_worker_s=args.wait)
+        finally:
+            cluster.close(client, local)
+    except cluster.ClusterError as exc:
+        print(f"error: {exc.message}\nhint: {exc.hint}", file=sys.stderr)
+        return 2
+    results = args.results or RESULTS
+    results.mkdir(parents=True, exist_ok=True)
+    for env in envs:
+        group, _, _, families, converters = compat[env]
+        mine = [r for r in rows if r.get("environment") == env]
+        ran = [r for r in mine if r.get("versions")]
+        versions = ran[0]["versions"] if ran else {p: "-" for p in PACKAGES[group]}
+        python = ran[0]["python"] if ran else platform.python_version()
+        workers = sorted({str(r.get("worker_name") or r.get("worker")) for r in ran})
+        for row in mine:
+            row["status"] = row.get("status") or row["verdict"]
+            for key in ("versions", "python", "target", "environment", "verdict", "passed"):
+                row.pop(key, None)
+        record = {
+            "id": env, "group": group,
+            "python": python,
+            "versions": versions, "families": families, "converters": converters,
+            "note": notes.get(env, ""), "rows": mine + skipped[env],
+            "seconds": round(sum(r.get("seconds") or 0 for r in mine), 1),
+            "date": dt.date.today().isoformat(),
+            "workers": workers,
+        }
+        (results / f"{env}.json").write_text(json.dumps(record, indent=2))
+        passed = sum(r["status"] == "passed" for r in mine)
+        print(f"{env}: {passed} of {len(mine)} passed on {len(record['workers'])} worker(s)")
+    print(f"{len(rows)} cells in {time.perf_counter() - started:.0f} s; results in {results}")
+    if args.case or args.results:
+        print("a partial or redirected run: docs/compatibility.md left as it is")
+    else:
+        table(args)
+    return 0 if all(r["status"] in ("passed", "failed") for r in rows) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -189,6 +304,27 @@ def main(argv: list[str] | None = None) -> int:
     p_run.set_defaults(func=run)
     p_table = sub.add_parser("table", help="write docs/compatibility.md from the results")
     p_table.set_defaults(func=table)
+    p_worker = sub.add_parser("worker", help="a Dask worker advertising this environment")
+    p_worker.add_argument("scheduler", help="tcp://HOST:PORT of the dask scheduler")
+    p_worker.add_argument("--id", required=True, help="the nox compat environment, e.g. "
+                          "sklearn-1.6")
+    p_worker.add_argument("--group", required=True, choices=sorted(PACKAGES))
+    p_worker.add_argument("--nworkers", type=int, default=1)
+    p_worker.add_argument("dask_args", nargs=argparse.REMAINDER,
+                          help="further dask worker options, after --")
+    p_worker.set_defaults(func=worker)
+    p_submit = sub.add_parser("submit", help="run the matrix on a Dask cluster")
+    p_submit.add_argument("--scheduler", required=True, help="tcp://HOST:PORT or local:N")
+    p_submit.add_argument("--env", action="append", help="only this environment (repeatable)")
+    p_submit.add_argument("--wait", type=float, default=60.0,
+                          help="seconds to wait for workers (and before cells nobody can "
+                          "run are recorded as lost)")
+    p_submit.add_argument("--case", action="append",
+                          help="only this case (repeatable; the table is then not rewritten)")
+    p_submit.add_argument("--results", type=Path,
+                          help=f"write the environment records here instead of {RESULTS} "
+                          "(the table is then not rewritten)")
+    p_submit.set_defaults(func=submit)
     args = parser.parse_args(argv)
     return int(args.func(args))
 
