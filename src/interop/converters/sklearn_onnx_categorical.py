@@ -33,6 +33,7 @@ def graft_preamble(onnx_model: Any, plan: CategoricalPlan, inputs: list[Any],
     elem = {"object": TensorProto.STRING, "int64": TensorProto.INT64}
     by_name = {item.name: item for item in inputs}
     nodes: list[Any] = []
+    gathered: set[str] = set()
 
     def column(j: int) -> tuple[str, int]:
         """The (N, 1) tensor of raw column ``j`` and its element type."""
@@ -40,9 +41,12 @@ def graft_preamble(onnx_model: Any, plan: CategoricalPlan, inputs: list[Any],
             item = by_name[columns[j]]
             return item.name, _elem_type(item.values, elem)
         item = inputs[0]
+        out = f"{FEATURES}_col{j}"
+        if out in gathered:
+            return out, _elem_type(item.values, elem)
+        gathered.add(out)
         index = f"{FEATURES}_col{j}_index"
         graph.initializer.append(helper.make_tensor(index, TensorProto.INT64, [1], [j]))
-        out = f"{FEATURES}_col{j}"
         nodes.append(helper.make_node("Gather", [item.name, index], [out], axis=1))
         return out, _elem_type(item.values, elem)
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import interop.converters.sklearn_coreml.hgb_categorical as hgb_categorical
 import interop.converters.sklearn_coreml.linear as linear
 import interop.converters.sklearn_coreml.neural as neural
 import interop.converters.sklearn_coreml.preprocessing as preprocessing
@@ -89,7 +90,6 @@ def build(b: Builder, model: Any, feature: Feature | Frame) -> Head:
     if entry.role == "transformer":
         out = transform(b, model, feature, final_name="transform")
         return Head("transformer", out.size, feature=out.name)
-    assert isinstance(feature, Feature)  # frames became a vector above
     if entry.role == "regressor":
         head: Head = entry.lower(b, model, feature)
         return head
@@ -234,7 +234,8 @@ TABLE: tuple[Lowering, ...] = (
     Lowering("sklearn.ensemble:RandomForestClassifier", _C, trees.forest_classifier),
     Lowering("sklearn.ensemble:ExtraTreesClassifier", _C, trees.forest_classifier),
     Lowering("sklearn.ensemble:GradientBoostingClassifier", _C, trees.gb_classifier),
-    Lowering("sklearn.ensemble:HistGradientBoostingClassifier", _C, trees.hgb_classifier),
+    Lowering("sklearn.ensemble:HistGradientBoostingClassifier", _C,
+             hgb_categorical.hgb_classifier, reads_frame=True),
     Lowering("sklearn.svm:SVC", _C, svm.svc, decision=svm.decision_value),
     Lowering("sklearn.svm:NuSVC", _C, svm.svc, decision=svm.decision_value),
     Lowering("sklearn.neural_network:MLPClassifier", _C, neural.mlp_classifier),
@@ -248,7 +249,8 @@ TABLE: tuple[Lowering, ...] = (
     Lowering("sklearn.ensemble:RandomForestRegressor", _R, trees.forest_regressor),
     Lowering("sklearn.ensemble:ExtraTreesRegressor", _R, trees.forest_regressor),
     Lowering("sklearn.ensemble:GradientBoostingRegressor", _R, trees.gb_regressor),
-    Lowering("sklearn.ensemble:HistGradientBoostingRegressor", _R, trees.hgb_regressor),
+    Lowering("sklearn.ensemble:HistGradientBoostingRegressor", _R,
+             hgb_categorical.hgb_regressor, reads_frame=True),
     Lowering("sklearn.svm:SVR", _R, svm.svr),
     Lowering("sklearn.svm:NuSVR", _R, svm.svr),
     Lowering("sklearn.neural_network:MLPRegressor", _R, neural.mlp_regressor),
