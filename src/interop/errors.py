@@ -32,9 +32,39 @@ class InvalidInput(InteropError):
 
 
 class ConversionError(InteropError):
-    """A converter failed, produced an invalid model, or a model that computes other numbers."""
+    """A converter failed, produced an invalid model, or a model that computes other numbers.
+
+    Where the converter can tell, ``op`` is the op it could not convert, ``layer`` the
+    module or layer path that holds it and ``source_location`` the ``file:line`` in the
+    user's model code; each is None otherwise.
+    """
 
     exit_code = 3
+
+    def __init__(
+        self,
+        message: str,
+        hint: str = "",
+        *,
+        op: str | None = None,
+        layer: str | None = None,
+        source_location: str | None = None,
+    ) -> None:
+        self.op = op
+        self.layer = layer
+        self.source_location = source_location
+        super().__init__(message, hint)
+
+    def where(self) -> str:
+        """``op X in layer Y at file:line`` for what is known, or ``""``."""
+        parts = []
+        if self.op:
+            parts.append(f"op {self.op}")
+        if self.layer is not None:
+            parts.append(f"in layer {self.layer or '(the model itself)'}")
+        if self.source_location:
+            parts.append(f"at {self.source_location}")
+        return " ".join(parts)
 
 
 class ConverterNotFound(ConversionError):

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from interop.converters.base import Converter
 from interop.errors import ConversionError, InvalidInput
 from interop.frameworks import torch as torch_fw
+from interop.frameworks.torch_site import failure_site
 from interop.frameworks.onnx import (
     check_onnx,
     graph_inputs,
@@ -248,7 +249,8 @@ class TorchToOnnx(Converter):
         except Exception as exc:
             cause, hint = _export_cause(exc)
             raise ConversionError(
-                f"torch.onnx could not export {type(model).__name__}: {cause}", hint
+                f"torch.onnx could not export {type(model).__name__}: {cause}", hint,
+                **failure_site(exc, model, args),
             ) from None
         finally:
             stream.flush()
