@@ -253,6 +253,35 @@ def knn_distance_weights(job: Job) -> None:
             graph.initializer.remove(initializer)
 
 
+def string_normalizer_locale(job: Job) -> None:
+    """Give StringNormalizer a locale this machine has, when its en_US.UTF-8 is missing."""
+    nodes = [n for n in job.onnx_model.graph.node if n.op_type == "StringNormalizer"]
+    if not nodes or _has_locale("en_US.UTF-8"):
+        return
+    from onnx import helper
+
+    for node in nodes:
+        for attribute in list(node.attribute):
+            if attribute.name == "locale":
+                node.attribute.remove(attribute)
+        # C.UTF-8 lowercases like en_US.UTF-8 for every letter (str.lower() on "École")
+        node.attribute.append(helper.make_attribute("locale", "C.UTF-8"))
+
+
+@functools.cache
+def _has_locale(name: str) -> bool:
+    import locale
+
+    current = locale.setlocale(locale.LC_CTYPE)
+    try:
+        locale.setlocale(locale.LC_CTYPE, name)
+    except locale.Error:
+        return False
+    finally:
+        locale.setlocale(locale.LC_CTYPE, current)
+    return True
+
+
 # -------------------------------------------------------------------- versions
 
 
@@ -321,6 +350,13 @@ REPAIRS: tuple[Repair, ...] = (
         "ai.onnx.ml op returns float, so onnxruntime refuses the model; scikit-learn's trees "
         "compare float32(x) with their thresholds, so the op's input goes through float32 "
         "(without it, unseen rows went the other way at splits: 21.8 off)",
+    ),
+    Repair(
+        "string_normalizer_locale", {"skl2onnx": NEWEST_CHECKED}, "graph",
+        string_normalizer_locale,
+        "Text vectorizers: skl2onnx's StringNormalizer lowercases in onnxruntime's default "
+        "locale en_US.UTF-8, and a machine without that locale refuses the model (\"Failed to "
+        "construct locale with name:en_US.UTF-8\"); C.UTF-8 lowercases the same",
     ),
     Repair(
         "knn_distance_weights", {"skl2onnx": NEWEST_CHECKED}, "graph", knn_distance_weights,

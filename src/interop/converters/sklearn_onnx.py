@@ -3,7 +3,9 @@
 Outputs, by the original's names: classifiers give ``label`` (predict) and ``probabilities``
 (predict_proba; a classifier without predict_proba gives ``decision_function`` instead when
 it has more than two classes), regressors ``predictions`` (always 2-D, ``(N, n_targets)``),
-transformers ``transform``. An ndarray sample makes one input ``X``. A DataFrame sample makes
+transformers ``transform``. A text vectorizer first (TF-IDF, counts, hashing) takes its
+documents as scikit-learn does, a list or 1-D array of strings, which becomes one ``(N, 1)``
+string input ``X`` (input_layout ``"text"``). An ndarray sample makes one input ``X``. A DataFrame sample makes
 one ``(N, 1)`` input per column (strings as string tensors, integers as int64, floats as the
 chosen ``dtype``) only for a model that picks its columns by name (a ColumnTransformer first):
 every other estimator takes one matrix, and skl2onnx refuses it several inputs ("at most 1
@@ -44,6 +46,7 @@ from interop.frameworks.onnx import (
     opset_of,
     save_onnx,
     stamp_provenance,
+    unsupported_ops,
     value_specs,
 )
 from interop.frameworks.sklearn import (
@@ -53,6 +56,9 @@ from interop.frameworks.sklearn import (
     is_dataframe,
     nested_estimators,
     selects_columns_by_name,
+    takes_text,
+    text_sample,
+    with_unseen_text,
 )
 from interop.types import FP32_TOLERANCE, Conversion, Tolerance
 
@@ -84,7 +90,8 @@ class SklearnToOnnx(Converter):
 
         _check_options(options)
         check_fitted(model)
-        sample = _sample_of(example_inputs)
+        text = takes_text(model)
+        sample = text_sample(example_inputs) if text else _sample_of(example_inputs)
         if is_dataframe(sample) and getattr(model, "feature_names_in_", None) is None:
             raise InvalidInput(
                 f"the {_class_name(model)} was fitted on an array, but example_inputs is a "
@@ -101,6 +108,8 @@ class SklearnToOnnx(Converter):
             )
         per_column = is_dataframe(sample) and _per_column(model, sample)
         inputs = _input_plan(sample, float_type, per_column)
+        if text:  # documents built from the vocabulary, one with an unseen word
+            inputs[0].values = with_unseen_text(model, inputs[0].values)
         if has_categorical_splits(model):
             onnx_model, job = _convert_categorical(model, inputs, options)
         else:
@@ -109,8 +118,13 @@ class SklearnToOnnx(Converter):
             onnx_model = _run_skl2onnx(job, inputs, options)
         job.onnx_model = onnx_model
         apply_repairs("graph", job)
-        check_onnx(onnx_model, self.name)
+        contrib = _check(onnx_model, self.name)
         output_map, output_kinds, notes = _outputs(model, onnx_model, options)
+        notes += [
+            f"the model uses onnxruntime's contrib op {op} (skl2onnx's text tokenizer, no "
+            "standard ONNX op splits on a regular expression): it runs on onnxruntime only"
+            for op in contrib
+        ]
         import sklearn
 
         provenance = stamp_provenance(
@@ -137,7 +151,7 @@ class SklearnToOnnx(Converter):
             output_kinds=output_kinds,
             # "dataframe": one input per column; the sklearn runtime rebuilds a DataFrame with
             # the fitted column names for one X too, so the original sees what it was fitted on
-            input_layout="dataframe" if per_column else "positional",
+            input_layout="dataframe" if per_column else "text" if text else "positional",
             saver=save_onnx,
             suffix=".onnx",
             warnings=notes,
@@ -338,6 +352,28 @@ def _convert_categorical(
     onnx_model = _run_skl2onnx(job, [features], options)
     graft_preamble(onnx_model, plan, inputs, fitted_columns(model))
     return onnx_model, job
+
+
+ONNXRUNTIME_CONTRIB = frozenset({"com.microsoft.Tokenizer"})  # ops skl2onnx relies on
+
+
+def _check(onnx_model: Any, name: str) -> list[str]:
+    """``check_onnx``, except for the onnxruntime contrib ops text vectorizers need: those
+    are returned (to be stated) and the rest of the model is still checked."""
+    import onnx
+
+    contrib = unsupported_ops(onnx_model)
+    if not contrib or not set(contrib) <= ONNXRUNTIME_CONTRIB:
+        check_onnx(onnx_model, name)
+        return []
+    try:
+        onnx.checker.check_model(onnx_model)
+    except Exception as exc:
+        raise ConversionError(
+            f"{name} produced an invalid ONNX model: {first_line(exc)}",
+            "report this with the model; try another opset with opset=",
+        ) from exc
+    return contrib
 
 
 def _name_batch_dims(onnx_model: Any) -> None:

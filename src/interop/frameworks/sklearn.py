@@ -22,10 +22,87 @@ def selects_columns_by_name(model: Any) -> bool:
 
     Such a model picks DataFrame columns by name, so it takes one input per column.
     """
+    return type(_first_step(model)).__name__ == "ColumnTransformer"
+
+
+TEXT_VECTORIZERS = frozenset({"CountVectorizer", "TfidfVectorizer", "HashingVectorizer"})
+TEXT_STEPS = TEXT_VECTORIZERS | {"TfidfTransformer"}
+
+
+def _first_step(model: Any) -> Any:
     first = model
     while type(first).__name__ == "Pipeline" and getattr(first, "steps", None):
         first = first.steps[0][1]
-    return type(first).__name__ == "ColumnTransformer"
+    return first
+
+
+def _is_a(estimator: Any, names: frozenset[str]) -> bool:
+    return any(cls.__name__ in names for cls in type(estimator).__mro__)
+
+
+def takes_text(model: Any) -> bool:
+    """True when the model (or its first pipeline step) is a text vectorizer.
+
+    Such a model takes X as scikit-learn's vectorizers do: a 1-D list or array of strings.
+    """
+    return _is_a(_first_step(model), TEXT_VECTORIZERS)
+
+
+def text_steps(model: Any) -> list[str]:
+    """Class names of the text vectorizers (and TF-IDF transformers) nested in ``model``."""
+    return [type(e).__name__ for e in nested_estimators(model) if _is_a(e, TEXT_STEPS)]
+
+
+UNSEEN_WORD = "qzxunseenword"  # a token no vocabulary holds
+
+
+def text_sample(example_inputs: Any) -> Any:
+    """Documents as one ``(N, 1)`` object array of str, from a list, a 1-D array or a Series."""
+    import numpy as np
+
+    from interop.errors import InvalidInput
+
+    if isinstance(example_inputs, tuple) and len(example_inputs) == 1:
+        example_inputs = example_inputs[0]  # (docs,) as the other converters take it
+    if is_dataframe(example_inputs) or example_inputs is None or isinstance(example_inputs, str):
+        raise InvalidInput(
+            "a model that starts with a text vectorizer takes documents: a list or 1-D array "
+            "of strings",
+            "pass example_inputs=docs[:8], a list of strings",
+        )
+    docs = np.asarray(list(np.asarray(example_inputs, dtype=object).reshape(-1)), dtype=object)
+    if len(docs) == 0 or np.asarray(example_inputs, dtype=object).ndim > 2:
+        raise InvalidInput(
+            f"example_inputs has shape {list(np.shape(example_inputs))}; a text vectorizer "
+            "takes a non-empty list of documents",
+            "pass example_inputs=docs[:8], a list of strings",
+        )
+    bad = [d for d in docs if not isinstance(d, str)]
+    if bad:
+        raise InvalidInput(
+            f"example_inputs holds {type(bad[0]).__name__} values; a text vectorizer takes str",
+            "pass the documents as strings",
+        )
+    return docs.reshape(-1, 1)
+
+
+def with_unseen_text(model: Any, docs: Any) -> Any:
+    """``docs`` plus documents made of the learned vocabulary, and one with an unseen word.
+
+    Checks resample whole documents from the example, so these put known words in new
+    combinations and a word the vectorizer never saw in front of both sides.
+    """
+    import numpy as np
+
+    vocabulary = getattr(_first_step(model), "vocabulary_", None)
+    words = sorted(vocabulary) if vocabulary else sorted(
+        {w for d in docs.reshape(-1) for w in str(d).split()}
+    )
+    words = [w for w in words if " " not in w][:40]  # single words, not n-grams
+    made = [" ".join(words[i::3]) for i in range(min(3, len(words)))]
+    made.append(" ".join([*words[:2], UNSEEN_WORD]).upper())
+    extra = np.asarray(made, dtype=object).reshape(-1, 1)
+    return np.concatenate([docs, extra]) if len(extra) else docs
 
 
 def fitted_columns(model: Any) -> list[str]:

@@ -1,6 +1,7 @@
 """Runs a fitted scikit-learn estimator the way its ONNX conversion is compared.
 
-Feeds are keyed by the original's input names: one ``X`` (rows x features), or, for a model
+Feeds are keyed by the original's input names: one ``X`` (rows x features; for a text
+vectorizer first, ``(N, 1)`` documents, given to the model as a list of str), or, for a model
 that picks DataFrame columns by name (a ColumnTransformer first), one ``(N, 1)`` array per
 column, rebuilt into a DataFrame in the column order the model was fitted with and with the
 dtypes of the example the converter saw. A model fitted on a DataFrame but fed one ``X`` gets
@@ -24,7 +25,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from interop.errors import InvalidInput
-from interop.frameworks.sklearn import fitted_columns, selects_columns_by_name
+from interop.frameworks.sklearn import fitted_columns, selects_columns_by_name, takes_text
 from interop.runtimes.base import Runtime
 from interop.types import TensorSpec
 
@@ -57,6 +58,10 @@ class SklearnRuntime(Runtime):
         else:
             self._per_column = bool(self._columns) and selects_columns_by_name(self.model)
         self._dtypes = _recorded_dtypes(self.conversion)
+        if self.conversion is not None:
+            self._text = self.conversion.input_layout == "text"
+        else:
+            self._text = takes_text(self.model)
         # Inspecting the loaded BLAS/OpenMP libraries costs milliseconds; do it once here,
         # not on every run(), or the timing of fast models measures threadpoolctl.
         from threadpoolctl import ThreadpoolController
@@ -72,6 +77,8 @@ class SklearnRuntime(Runtime):
             self._outputs = _default_outputs(self.model)
 
     def input_specs(self) -> tuple[TensorSpec, ...]:
+        if self._text:
+            return (TensorSpec("X", ("batch", 1), "object"),)
         if self._per_column:
             return tuple(
                 TensorSpec(c, ("batch", 1), self._dtypes.get(c, "float64")) for c in self._inputs
@@ -80,13 +87,17 @@ class SklearnRuntime(Runtime):
         return (TensorSpec("X", ("batch", width), self._dtypes.get("X", "float64")),)
 
     def run(self, feed: dict[str, Any]) -> dict[str, np.ndarray]:
+        import numpy as np
+
         missing = [name for name in self._inputs if name not in feed]
         if missing:
             raise InvalidInput(
                 f"the feed lacks input(s) {', '.join(missing)}",
                 "key the feed by " + ", ".join(self._inputs),
             )
-        if self._per_column:
+        if self._text:  # documents, as scikit-learn's text vectorizers take them
+            data = [str(d) for d in np.asarray(feed["X"]).reshape(-1)]
+        elif self._per_column:
             data = self._frame({name: feed[name] for name in self._columns})
         else:
             data = self._array(feed["X"], "X")

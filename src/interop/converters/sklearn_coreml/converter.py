@@ -12,8 +12,8 @@ from interop._lazy import LazyModule
 from interop.converters.base import Converter
 from interop.converters.sklearn_coreml.inputs import example_matrix, frame_plan
 from interop.converters.sklearn_coreml.spec import Builder, Feature, Frame
-from interop.errors import InvalidInput
-from interop.frameworks.sklearn import is_dataframe
+from interop.errors import ConversionError, InvalidInput
+from interop.frameworks.sklearn import is_dataframe, text_steps
 from interop.types import Conversion, TensorSpec, Tolerance
 
 if TYPE_CHECKING:
@@ -46,6 +46,13 @@ class SklearnToCoreml(Converter):
                 f"precision={options['precision']!r} is not available for scikit-learn models",
                 "classic Core ML specs compute in double (neural networks in float32); "
                 "leave precision unset or pass 'fp32'",
+            )
+        text = text_steps(model)
+        if text:
+            raise ConversionError(
+                f"Core ML has no text vectorizer spec: {text[0]} (TF-IDF, counts, hashing) "
+                "cannot be expressed in a Core ML model",
+                "convert it to ONNX instead (to='onnx'), or vectorize the text before the model",
             )
         from interop.converters._coreml import relevant_warnings
         from interop.frameworks.coreml import Captured, import_coremltools, quiet_coremltools
