@@ -161,3 +161,106 @@ def test_one_format_table_names_every_loader(tmp_path):
     (tmp_path / "m.tflite").write_bytes(b"TFL3")
     with pytest.raises(InvalidInput, match="already a converted model"):
         loaders.sniff(str(tmp_path / "m.tflite"))
+
+
+# -- a library's real reason, not "the file is corrupt" (issue 15) ----------------------------
+
+CUSTOM_LAYER = """
+import keras
+
+@keras.saving.register_keras_serializable(package="{module}")
+class Doubler(keras.layers.Layer):
+    def call(self, x):
+        return x * 2.0
+"""
+
+
+def test_keras_file_needing_a_custom_object_names_it_and_import_loads_it(tmp_path, monkeypatch):
+    keras = pytest.importorskip("keras")
+    import sys
+
+    module = "interop_t15_keras_layers"
+    (tmp_path / f"{module}.py").write_text(CUSTOM_LAYER.format(module=module))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    layers = importlib.import_module(module)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), layers.Doubler()])
+    model.save(tmp_path / "custom.keras")
+    # a fresh process has not imported the module: undo its registration here
+    keras.saving.get_custom_objects().pop(f"{module}>Doubler")
+    del sys.modules[module]
+    with pytest.raises(InvalidInput) as missing:
+        loaders.load_model(str(tmp_path / "custom.keras"))
+    assert f"custom class Doubler ({module}>Doubler) from the module {module}" in (
+        missing.value.message)
+    assert "Could not locate class 'Doubler'" in missing.value.message  # keras's own line
+    assert f"--import {module} --trust" in missing.value.hint
+    assert "corrupt" not in missing.value.hint
+    monkeypatch.chdir(tmp_path)
+    loaded = loaders.load_model(str(tmp_path / "custom.keras"), imports=[module], trust=True)
+    assert loaded.kind == "keras"
+
+
+def test_skops_untrusted_type_from_a_module_not_installed():
+    pytest.importorskip("skops")
+    with pytest.raises(InvalidInput) as refused:
+        loaders.load_model(str(FILES / "untrusted.skops"))
+    assert "corpus_custom_types.CustomScaler" in refused.value.message
+    assert "'corpus_custom_types' of corpus_custom_types.CustomScaler is not installed" in (
+        refused.value.message)
+    # trusting it cannot help: the code is missing, not the file broken
+    with pytest.raises(MissingDependency) as missing:
+        loaders.load_model(str(FILES / "untrusted.skops"), trust=True)
+    assert "not installed" in missing.value.message and "corrupt" not in missing.value.hint
+
+
+def test_skops_type_from_own_code_loads_with_import_and_trust(tmp_path, monkeypatch):
+    sio = pytest.importorskip("skops.io")
+    import sys
+
+    from sklearn.preprocessing import StandardScaler
+
+    module = "interop_t15_skops_types"
+    (tmp_path / f"{module}.py").write_text(
+        "from sklearn.preprocessing import StandardScaler\n"
+        "class MyScaler(StandardScaler):\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    scaler = importlib.import_module(module).MyScaler().fit(np.random.rand(10, 3))
+    sio.dump(scaler, tmp_path / "mine.skops")
+    assert isinstance(scaler, StandardScaler)
+    del sys.modules[module]
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(tmp_path)])
+    with pytest.raises(MissingDependency) as missing:
+        loaders.load_model(str(tmp_path / "mine.skops"), trust=True)
+    assert f"--import {module} --trust" in missing.value.hint
+    monkeypatch.chdir(tmp_path)
+    loaded = loaders.load_model(str(tmp_path / "mine.skops"), imports=[module], trust=True)
+    assert type(loaded.model).__name__ == "MyScaler"
+
+
+def test_savedmodel_with_an_op_from_a_library_not_loaded(tmp_path):
+    tf = pytest.importorskip("tensorflow")
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    class Module(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32)])
+        def __call__(self, x):
+            return {"y": tf.nn.relu(x) + 1.0}
+
+    module = Module()
+    tf.saved_model.save(module, str(tmp_path / "sm"), signatures={"serving_default":
+                                                                  module.__call__})
+    assert loaders.load_model(str(tmp_path / "sm")).kind == "savedmodel"
+    # As if saved where tensorflow-text's op library was loaded: its op in place of Relu.
+    pb = tmp_path / "sm" / "saved_model.pb"
+    proto = saved_model_pb2.SavedModel()
+    proto.ParseFromString(pb.read_bytes())
+    for function in proto.meta_graphs[0].graph_def.library.function:
+        for node in function.node_def:
+            if node.op == "Relu":
+                node.op = "CaseFoldUTF8"
+    pb.write_bytes(proto.SerializeToString())
+    with pytest.raises(MissingDependency) as missing:
+        loaders.load_model(str(tmp_path / "sm"))
+    assert "CaseFoldUTF8" in missing.value.message
+    assert "Op type not registered" in missing.value.message
+    assert "--import" in missing.value.hint

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
+import json
 import logging
 import sys
 from dataclasses import dataclass, field
@@ -109,3 +111,64 @@ def import_trusted(modules: tuple[str, ...] | list[str], trust: bool) -> None:
                                "fix the module, or import the one that registers the types"
                                ) from None
         logging.getLogger("interop.loaders").info("imported %s (--import)", module)
+
+
+# top-level module -> distribution, where they differ and the module is not installed (so
+# packages_distributions cannot say)
+KNOWN_DISTRIBUTIONS = {"sklearn": "scikit-learn", "PIL": "pillow", "cv2": "opencv-python",
+                       "yaml": "pyyaml", "skimage": "scikit-image",
+                       "tensorflow_text": "tensorflow-text"}
+
+
+def distribution_for(top: str) -> str:
+    """The distribution to ``pip install`` for a top-level module that is not installed."""
+    return KNOWN_DISTRIBUTIONS.get(top, top)
+
+
+def module_found(module: str) -> Any:
+    """``importlib.util.find_spec`` of a module's top-level package (imports nothing), or None."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module.split(".")[0])
+    except (ImportError, ValueError):
+        return None
+
+
+def installed_distribution(top: str, spec: Any) -> str | None:
+    """The distribution that ``top`` is installed from, if ``spec`` is that installed copy.
+
+    A package of the same name in the current directory (which shadows the installed one
+    when the current directory is on sys.path) is the user's code, not the distribution.
+    """
+    origin = spec.origin if spec.origin not in (None, "namespace") else None
+    if origin is None and spec.submodule_search_locations:
+        origin = next(iter(spec.submodule_search_locations), None)
+    if origin is None:
+        return None
+    found = Path(origin).resolve()
+    for dist_name in importlib.metadata.packages_distributions().get(top, []):
+        try:
+            dist = importlib.metadata.distribution(dist_name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        roots = [Path(str(dist.locate_file(""))).resolve()]
+        editable = _editable_root(dist)
+        if editable is not None:
+            roots.append(editable)
+        if any(found.is_relative_to(root) for root in roots):
+            return str(dist.metadata["Name"] or dist_name)
+    return None
+
+
+def _editable_root(dist: importlib.metadata.Distribution) -> Path | None:
+    """The source directory of an editable install (``pip install -e``), else None."""
+    try:
+        text = dist.read_text("direct_url.json")
+        info = json.loads(text) if text else {}
+    except (ValueError, OSError):
+        return None
+    url = str(info.get("url", ""))
+    if info.get("dir_info", {}).get("editable") and url.startswith("file://"):
+        return Path(url[len("file://"):]).resolve()
+    return None

@@ -24,7 +24,6 @@ are registered.
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
 import importlib.util
 import json
 import logging
@@ -33,14 +32,10 @@ from pathlib import Path
 from typing import Any
 
 from interop.errors import InvalidInput, MissingDependency
-from interop.loaders.base import quote
+from interop.loaders.base import distribution_for, installed_distribution, quote
 
 log = logging.getLogger("interop.loaders")
 
-# top-level module -> distribution, where they differ and the module is not installed (so
-# packages_distributions cannot say)
-KNOWN_DISTRIBUTIONS = {"sklearn": "scikit-learn", "PIL": "pillow", "cv2": "opencv-python",
-                       "yaml": "pyyaml", "skimage": "scikit-image"}
 SPEC_KEYS = ("in_spec", "out_spec")
 
 
@@ -146,14 +141,14 @@ def _module_for(path: Path, name: str) -> str:
     except (ImportError, ValueError):
         spec = None
     if spec is None:
-        dist = KNOWN_DISTRIBUTIONS.get(top, top)
+        dist = distribution_for(top)
         raise MissingDependency(
             f"{path} returns or takes a {name}, and its package {top!r} is not installed",
             f"pip install {dist} (the distribution that defines {name}); if it is your own "
             f"code, pass --import {'.'.join(parts[:-1]) or top} --trust",
             package=dist,
         )
-    dist_name = _installed_distribution(top, spec)
+    dist_name = installed_distribution(top, spec)
     if dist_name is None:
         where = spec.origin or (list(spec.submodule_search_locations or []) or ["?"])[0]
         module = ".".join(parts[:-1])
@@ -185,42 +180,3 @@ def _import_failed(path: Path, name: str, module: str, dist: str, exc: BaseExcep
         f"repair the installation: pip install --force-reinstall {dist}",
         package=dist,
     )
-
-
-def _installed_distribution(top: str, spec: Any) -> str | None:
-    """The distribution that ``top`` is installed from, if ``spec`` is that installed copy.
-
-    A package of the same name in the current directory (which shadows the installed one
-    when the current directory is on sys.path) is the user's code, not the distribution.
-    """
-    origin = spec.origin if spec.origin not in (None, "namespace") else None
-    if origin is None and spec.submodule_search_locations:
-        origin = next(iter(spec.submodule_search_locations), None)
-    if origin is None:
-        return None
-    found = Path(origin).resolve()
-    for dist_name in importlib.metadata.packages_distributions().get(top, []):
-        try:
-            dist = importlib.metadata.distribution(dist_name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-        roots = [Path(str(dist.locate_file(""))).resolve()]
-        editable = _editable_root(dist)
-        if editable is not None:
-            roots.append(editable)
-        if any(found.is_relative_to(root) for root in roots):
-            return str(dist.metadata["Name"] or dist_name)
-    return None
-
-
-def _editable_root(dist: importlib.metadata.Distribution) -> Path | None:
-    """The source directory of an editable install (``pip install -e``), else None."""
-    try:
-        text = dist.read_text("direct_url.json")
-        info = json.loads(text) if text else {}
-    except (ValueError, OSError):
-        return None
-    url = str(info.get("url", ""))
-    if info.get("dir_info", {}).get("editable") and url.startswith("file://"):
-        return Path(url[len("file://"):]).resolve()
-    return None
