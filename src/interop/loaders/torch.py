@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from interop.errors import InteropError, InvalidInput
-from interop.loaders import pytree
 from interop.loaders.base import LoadedModel, import_trusted, require, unreadable
+from interop.loaders.pytree import prepare_types, treespec_type_names
 from interop.loaders.sniff import zip_problem
 from interop.loaders.specs import program_specs
 
@@ -33,7 +33,7 @@ def load_exported_program(path: Path, trust: bool = False,
     """
     torch = require("torch")
     import_trusted(imports, trust)
-    pytree.prepare_types(path, pytree.treespec_type_names(path))
+    prepare_types(path, treespec_type_names(path))
     with torch_messages() as messages:
         try:
             program = torch.export.load(str(path))
