@@ -25,6 +25,7 @@ from interop.coreml_ref.classic_common import (
     UnsupportedCoremlSpec,
     unsupported,
 )
+from interop.coreml_ref.classic_knn import eval_knn_classifier
 from interop.coreml_ref.classic_linear import eval_glm_classifier, eval_glm_regressor
 from interop.coreml_ref.classic_nn import eval_nn_classifier, eval_nn_regressor
 from interop.coreml_ref.classic_preprocess import (
@@ -207,6 +208,7 @@ _EVALUATORS: dict[str | None, Evaluator] = {
     "neuralNetworkRegressor": eval_nn_regressor,
     "neuralNetwork": eval_nn_regressor,
     "neuralNetworkClassifier": eval_nn_classifier,
+    "kNearestNeighborsClassifier": eval_knn_classifier,
 }
 
 __all__ = ["ClassicExecutor", "UnsupportedCoremlSpec"]

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import interop.converters.sklearn_coreml.hgb_categorical as hgb_categorical
 import interop.converters.sklearn_coreml.linear as linear
+import interop.converters.sklearn_coreml.neighbors as neighbors
 import interop.converters.sklearn_coreml.neural as neural
 import interop.converters.sklearn_coreml.preprocessing as preprocessing
 import interop.converters.sklearn_coreml.svm as svm
@@ -239,6 +240,7 @@ TABLE: tuple[Lowering, ...] = (
     Lowering("sklearn.svm:SVC", _C, svm.svc, decision=svm.decision_value),
     Lowering("sklearn.svm:NuSVC", _C, svm.svc, decision=svm.decision_value),
     Lowering("sklearn.neural_network:MLPClassifier", _C, neural.mlp_classifier),
+    Lowering("sklearn.neighbors:KNeighborsClassifier", _C, neighbors.knn_classifier),
     Lowering("sklearn.calibration:CalibratedClassifierCV", _C, calibrated_classifier),
     Lowering("sklearn.linear_model:LinearRegression", _R, linear.linear_regressor),
     Lowering("sklearn.linear_model:Ridge", _R, linear.linear_regressor),
