@@ -328,7 +328,7 @@ def test_bad_opset_is_a_clear_error(opset: Any) -> None:
     [
         (None, "needs example_inputs"),
         ((3,), "example input 0 is a int"),
-        ({"x": torch.zeros(2, 2)}, "not a dict"),
+        ({"x": torch.zeros(2, 2)}, "forward() takes no argument named 'x'"),
         ((torch.zeros(2, 5),), "the model failed on the example inputs"),
     ],
 )

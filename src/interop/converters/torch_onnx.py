@@ -8,18 +8,17 @@ warnings). The check still runs the ScriptModule itself as the original.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import logging
 import re
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 from interop.converters.base import Converter
 from interop.errors import ConversionError, InvalidInput
 from interop.frameworks import torch as torch_fw
-from interop.frameworks.torch_site import failure_site
 from interop.frameworks.onnx import (
     check_onnx,
     graph_inputs,
@@ -28,6 +27,7 @@ from interop.frameworks.onnx import (
     stamp_provenance,
     value_specs,
 )
+from interop.frameworks.torch_site import failure_site
 from interop.types import FP32_TOLERANCE, Conversion, Tolerance
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 # to a version conversion that may silently keep 18, so we refuse it instead.
 MIN_OPSET = 18
 FALLBACK_MAX_OPSET = 23
+# The TorchScript exporter (the last route) writes opset 18 by default here and tops out at 20.
+_TORCHSCRIPT_OPSET = 18
+_TORCHSCRIPT_MAX_OPSET = 20
 
 # Exporter warnings that say nothing actionable to our users.
 _QUIET_WARNINGS = (
@@ -46,30 +49,6 @@ _QUIET_WARNINGS = (
 )
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-class _LogStream(io.TextIOBase):
-    """A text stream that turns each written line into a debug log record."""
-
-    def __init__(self, logger: logging.Logger) -> None:
-        self._logger = logger
-        self._pending = ""
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, text: str) -> int:
-        self._pending += text
-        *lines, self._pending = self._pending.split("\n")
-        for line in lines:
-            if line.strip():
-                self._logger.debug("%s", line.rstrip())
-        return len(text)
-
-    def flush(self) -> None:
-        if self._pending.strip():
-            self._logger.debug("%s", self._pending.rstrip())
-        self._pending = ""
 
 
 class TorchToOnnx(Converter):
@@ -101,32 +80,31 @@ class TorchToOnnx(Converter):
                 "pass the model object (or torch.export.export(model, args))",
             )
         opset = _check_opset(options["opset"])
-        args = torch_fw.example_tensors(model, example_inputs, self.name)
-        original_names = torch_fw.input_names(model, len(args))
-        input_names = _names_option(options["input_names"], "input_names", len(args))
-        if is_script and input_names is None:
-            # the translated program renames inputs (x -> x_1); keep forward()'s names
+        call = torch_fw.example_call(model, example_inputs, self.name)
+        original_names = list(call.names)
+        input_names = _names_option(options["input_names"], "input_names", len(call.names))
+        if input_names is None and (is_script or call.keywords):
+            # keep forward()'s names (the translated TorchScript program renames x -> x_1);
+            # keyword inputs keep their keywords
             input_names = list(original_names)
         warns: list[str] = []
         # Inference graphs need eval mode; each submodule's own mode is put back afterwards.
-        with torch_fw.eval_mode(model) as was_training:
+        with torch_fw.eval_mode(model) as was_training, torch_fw.quiet(log):
             if was_training:
                 warns.append("the model was in training mode; it was exported in eval mode")
-            n_outputs = torch_fw.count_outputs(model, args)
+            original_outputs = torch_fw.output_names(model, call)
             if is_script:
-                model = _script_to_program(model, args, bool(options["dynamic_batch"]), warns)
+                model = _script_to_program(
+                    model, call.tensors, bool(options["dynamic_batch"]), warns
+                )
                 is_program = True
-            output_names = _names_option(options["output_names"], "output_names", n_outputs)
-            program = self._export(
-                model,
-                *self._export_args(model, args, is_program, options, warns),
-                opset,
-                input_names,
-                output_names or [f"output_{i}" for i in range(n_outputs)],
-                bool(options["optimize"]),
-                warns,
+            output_names = _names_option(
+                options["output_names"], "output_names", len(original_outputs)
+            ) or list(original_outputs)
+            program, route = self._export_routes(
+                model, call, is_program, options, opset, input_names, output_names, warns
             )
-        onnx_model = program.model_proto
+        onnx_model = program if route == "torchscript" else program.model_proto
         if opset is not None and opset_of(onnx_model) != opset:
             raise ConversionError(
                 f"torch.onnx produced opset {opset_of(onnx_model)}, not the requested {opset}",
@@ -135,18 +113,18 @@ class TorchToOnnx(Converter):
         check_onnx(onnx_model, self.name)
 
         onnx_inputs = graph_inputs(onnx_model)
-        if len(onnx_inputs) != len(args):
+        if len(onnx_inputs) != len(call.tensors):
             raise ConversionError(
                 f"the exported graph has {len(onnx_inputs)} inputs but the model takes "
-                f"{len(args)}",
+                f"{len(call.tensors)}",
                 "make every forward() argument a tensor the model uses",
             )
         onnx_outputs = list(onnx_model.graph.output)
-        if len(onnx_outputs) != n_outputs:
+        if len(onnx_outputs) != len(original_outputs):
             raise ConversionError(
                 f"the exported graph has {len(onnx_outputs)} outputs but the model returns "
-                f"{n_outputs} tensors",
-                "return a tensor or a flat tuple of tensors from forward()",
+                f"{len(original_outputs)} tensors",
+                "return a tensor, a flat tuple of tensors or a dict of tensors from forward()",
             )
         output_specs = value_specs(onnx_outputs)
         input_specs = value_specs(onnx_inputs)
@@ -158,10 +136,10 @@ class TorchToOnnx(Converter):
                 if is_program
                 else [spec.shape[0] if spec.shape else None for spec in output_specs]
             )
-            for k, first in enumerate(firsts):
+            for name, first in zip(original_outputs, firsts, strict=False):
                 if first is not None and first != "batch":
                     warns.append(
-                        f"output_{k} has first dimension {first!r}, not the batch: "
+                        f"{name} has first dimension {first!r}, not the batch: "
                         "the model may work only at the example's batch size"
                     )
         provenance = stamp_provenance(
@@ -171,6 +149,7 @@ class TorchToOnnx(Converter):
                 "source": "torch",
                 "source_version": torch.__version__,
                 "opset": str(opset_of(onnx_model)),
+                "route": route,
             },
         )
         return Conversion(
@@ -182,42 +161,106 @@ class TorchToOnnx(Converter):
             output_specs=output_specs,
             input_map={o: i.name for o, i in zip(original_names, onnx_inputs, strict=True)},
             output_map={
-                f"output_{k}": out.name for k, out in enumerate(onnx_outputs)
+                name: out.name for name, out in zip(original_outputs, onnx_outputs, strict=True)
             },
+            input_layout=call.layout,
             saver=save_onnx,
             suffix=".onnx",
             warnings=warns,
             provenance=provenance,
             default_tolerance=self.default_tolerance,
             example_feed={
-                i.name: a.detach().cpu().numpy() for i, a in zip(onnx_inputs, args, strict=True)
+                i.name: a.detach().cpu().numpy()
+                for i, a in zip(onnx_inputs, call.tensors, strict=True)
             },
             runtime="onnx",
         )
 
-    @staticmethod
-    def _export_args(
-        model: Any, args: tuple[Any, ...], is_program: bool, options: dict[str, Any],
+    def _export_routes(
+        self,
+        model: Any,
+        call: torch_fw.ExampleCall,
+        is_program: bool,
+        options: dict[str, Any],
+        opset: int | None,
+        input_names: list[str] | None,
+        output_names: list[str],
         warns: list[str],
-    ) -> tuple[tuple[Any, ...], tuple[Any, ...] | None]:
-        """The positional args and dynamic_shapes to hand the exporter."""
-        if not is_program:
-            return torch_fw.batch_dynamic(args) if options["dynamic_batch"] else (args, None)
+    ) -> tuple[Any, str]:
+        """Try the routes in order; return (program or ModelProto, route name).
+
+        1. ``dynamo``: torch.export with a dynamic batch (or as asked); 2. ``dynamo-static``:
+        torch.export at the example's batch; 3. ``torchscript``: the TorchScript exporter
+        (``dynamo=False``). Each fallback says in ``warns`` why the route before it failed.
+        """
+        optimize = bool(options["optimize"])
+        failures: list[tuple[str, ConversionError]] = []
+        dynamic = bool(options["dynamic_batch"]) and not is_program
+        routes = [("dynamo", dynamic)]
+        if dynamic:
+            routes.append(("dynamo-static", False))
+        if not is_program and (opset is None or opset <= _TORCHSCRIPT_MAX_OPSET):
+            routes.append(("torchscript", dynamic))
+        for route, route_dynamic in routes:
+            try:
+                if route == "torchscript":
+                    result = _torchscript_export(
+                        model, call, opset, input_names, output_names, route_dynamic, warns
+                    )
+                else:
+                    local: list[str] = []
+                    if is_program:
+                        args, kwargs, shapes = (), None, self._program_shapes(
+                            model, call.tensors, options, local
+                        )
+                    else:
+                        args, kwargs, shapes = _dynamo_args(call, route_dynamic)
+                    result = self._export(
+                        model, args, kwargs, shapes, opset, input_names, output_names,
+                        optimize, local,
+                    )
+                    warns.extend(w for w in local if w not in warns)
+            except ConversionError as exc:
+                failures.append((route, exc))
+                if "data-dependent" in exc.message:
+                    # a trace would bake in the branch torch.export refused: no fallback
+                    break
+                continue
+            notes = [f"route {failed} failed ({exc.message}); fell back to {route}"
+                     for failed, exc in failures]
+            if route == "dynamo-static" or (route == "torchscript" and not route_dynamic):
+                batch = call.tensors[0].shape[0] if call.tensors[0].dim() else 1
+                notes.append(f"the batch dimension is fixed at {batch} (route {route})")
+            for note in notes:
+                log.info("torch.onnx: %s", note)
+            warns.extend(notes)
+            return result, route
+        first = failures[0][1]
+        others = "; ".join(f"{route} failed: {exc.message}" for route, exc in failures[1:])
+        hint = first.hint + (f" (the fallback routes failed too: {others})" if others else "")
+        site = {k: getattr(first, k, None) for k in ("op", "layer", "source_location")}
+        raise ConversionError(first.message, hint, **site) from None
+
+    @staticmethod
+    def _program_shapes(
+        model: Any, args: tuple[Any, ...], options: dict[str, Any], warns: list[str]
+    ) -> tuple[Any, ...] | None:
+        """dynamic_shapes for an ExportedProgram: its own batch symbol, named "batch"."""
         if torch_fw.program_has_dynamic_batch(model):
-            # The program already carries its symbols; this only names its batch "batch".
-            return (), torch_fw.batch_shapes(args)
+            return torch_fw.batch_shapes(args)
         if options["dynamic_batch"]:
             warns.append(
                 "the ExportedProgram has a fixed batch size; export it with "
                 "dynamic_shapes={...: {0: torch.export.Dim('batch')}} for a dynamic batch"
             )
-        return (), None
+        return None
 
     def _export(
         self,
         model: Any,
         args: tuple[Any, ...],
-        dynamic_shapes: tuple[Any, ...] | None,
+        kwargs: dict[str, Any] | None,
+        dynamic_shapes: Any,
         opset: int | None,
         input_names: list[str] | None,
         output_names: list[str],
@@ -226,18 +269,13 @@ class TorchToOnnx(Converter):
     ) -> Any:
         import torch
 
-        stream = _LogStream(log)
-        # torch logs "torchvision is not installed" warnings on the first export: not ours.
-        registration_log = logging.getLogger("torch.onnx._internal.exporter._registration")
-        previous_level = registration_log.level
-        registration_log.setLevel(logging.ERROR)
         try:
-            # The exporter prints progress to stdout; a library must not, so it goes to logging.
-            with contextlib.redirect_stdout(stream), warnings.catch_warnings(record=True) as seen:
+            with warnings.catch_warnings(record=True) as seen:
                 warnings.simplefilter("always")
                 program = torch.onnx.export(
                     model,
                     args,
+                    kwargs=kwargs,
                     dynamo=True,
                     external_data=False,
                     dynamic_shapes=dynamic_shapes,
@@ -250,32 +288,100 @@ class TorchToOnnx(Converter):
             cause, hint = _export_cause(exc)
             raise ConversionError(
                 f"torch.onnx could not export {type(model).__name__}: {cause}", hint,
-                **failure_site(exc, model, args),
+                **failure_site(exc, model, args, kwargs),
             ) from None
-        finally:
-            stream.flush()
-            registration_log.setLevel(previous_level)
-        reported: set[str] = set()
-        for w in seen:
-            text = str(w.message).strip().splitlines()[0] if str(w.message).strip() else ""
-            if not text or text in reported:
-                continue
-            reported.add(text)
-            # Deprecations inside torch and known exporter chatter are torch's business.
-            internal = issubclass(w.category, (DeprecationWarning, FutureWarning)) or any(
-                q in text for q in _QUIET_WARNINGS
-            )
-            if internal:
-                log.debug("torch.onnx: %s", text)
-                continue
-            log.warning("torch.onnx: %s", text)
-            if text not in warns:
-                warns.append(text)
+        _report_warnings(seen, warns)
         if program is None:
             raise ConversionError(
                 "torch.onnx returned no program", "report this with your torch version"
             )
         return program
+
+
+def _dynamo_args(
+    call: torch_fw.ExampleCall, dynamic: bool
+) -> tuple[tuple[Any, ...], dict[str, Any] | None, Any]:
+    """(args, kwargs, dynamic_shapes) for torch.onnx.export(dynamo=True)."""
+    shapes = None
+    if dynamic:
+        call, shapes = torch_fw.batch_dynamic_call(call)
+    if call.keywords:
+        return (), call.kwargs(), shapes
+    return call.tensors, None, shapes
+
+
+def _report_warnings(seen: list[warnings.WarningMessage], warns: list[str]) -> None:
+    """Exporter warnings: torch's internal chatter to debug, the rest to the user, once."""
+    reported: set[str] = set()
+    for w in seen:
+        text = str(w.message).strip().splitlines()[0] if str(w.message).strip() else ""
+        if not text or text in reported:
+            continue
+        reported.add(text)
+        # Deprecations inside torch and known exporter chatter are torch's business.
+        internal = issubclass(w.category, (DeprecationWarning, FutureWarning)) or any(
+            q in text for q in _QUIET_WARNINGS
+        )
+        if internal:
+            log.debug("torch.onnx: %s", text)
+            continue
+        log.warning("torch.onnx: %s", text)
+        if text not in warns:
+            warns.append(text)
+
+
+def _torchscript_export(
+    model: Any,
+    call: torch_fw.ExampleCall,
+    opset: int | None,
+    input_names: list[str] | None,
+    output_names: list[str],
+    dynamic: bool,
+    warns: list[str],
+) -> Any:
+    """The TorchScript exporter (``dynamo=False``) on a positional, flat-output wrapper.
+
+    Deprecated in torch but it traces what torch.export cannot (T5's relative position
+    buckets); the batch stays free through ``dynamic_axes`` on every input and output.
+    """
+    import onnx
+    import torch
+
+    names = input_names or list(call.names)
+    flat = torch_fw.flat_module(model, call)
+    axes = {n: {0: "batch"} for n, t in zip(names, call.tensors, strict=True) if t.dim()}
+    if dynamic:
+        axes.update({n: {0: "batch"} for n in output_names})
+    buffer = io.BytesIO()
+    try:
+        with warnings.catch_warnings(record=True) as seen, torch.no_grad():
+            warnings.simplefilter("always")
+            torch.onnx.export(
+                flat,
+                call.tensors,
+                buffer,
+                dynamo=False,
+                opset_version=opset or _TORCHSCRIPT_OPSET,
+                input_names=names,
+                output_names=output_names,
+                dynamic_axes=axes if dynamic else None,
+                do_constant_folding=True,
+            )
+    except Exception as exc:
+        cause, hint = _export_cause(exc)
+        raise ConversionError(
+            f"the TorchScript exporter could not export {type(model).__name__}: {cause}", hint
+        ) from None
+    traced = [w for w in seen if w.category.__name__ == "TracerWarning"]
+    _report_warnings([w for w in seen if w not in traced], warns)
+    if traced:
+        places = sorted({f"{Path(w.filename).parent.name}/{Path(w.filename).name}:{w.lineno}"
+                         for w in traced})
+        warns.append(
+            f"the TorchScript trace turned tensors into Python values {len(traced)} time(s) "
+            f"({', '.join(places[:4])}): the graph holds only the branches the example took"
+        )
+    return onnx.load_from_string(buffer.getvalue())
 
 
 def _max_opset() -> int:
@@ -339,10 +445,9 @@ def _script_to_program(
     shapes: tuple[Any, ...] | None = None
     if dynamic_batch:
         traced_args, shapes = torch_fw.batch_dynamic(args)
-    stream = _LogStream(log)
     try:
-        # TorchScript and export chatter goes to the debug log, as the exporter's does
-        with contextlib.redirect_stdout(stream), warnings.catch_warnings():
+        # TorchScript and export chatter goes to the debug log (the caller holds quiet())
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             translated = TS2EPConverter(module, traced_args).convert()
             program = torch.export.export(
@@ -356,8 +461,6 @@ def _script_to_program(
             hint if "batch" in hint else "convert the original nn.Module, or save it with "
             "torch.export.save (.pt2) and convert that",
         ) from None
-    finally:
-        stream.flush()
     warns.append(
         "TorchScript was translated to a torch.export program with "
         "torch._export.converter.TS2EPConverter, a private torch API; parity is checked "

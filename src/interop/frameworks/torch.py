@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import io
+import logging
+import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from interop.errors import InvalidInput, first_line
@@ -44,7 +48,7 @@ def to_tensor(value: Any) -> Any:
     return torch.from_numpy(array)
 
 
-def example_tensor(value: Any, position: int) -> Any:
+def example_tensor(value: Any, position: int | str) -> Any:
     """One example input as a tensor of its own (detached, or copied from a numpy array)."""
     import numpy as np
     import torch
@@ -54,7 +58,7 @@ def example_tensor(value: Any, position: int) -> Any:
     if isinstance(value, np.ndarray):
         return torch.from_numpy(np.array(value, copy=True))
     raise InvalidInput(
-        f"example input {position} is a {type(value).__name__}, not a tensor or numpy array",
+        f"example input {position!r} is a {type(value).__name__}, not a tensor or numpy array",
         "pass example_inputs as a tensor, an array, or a tuple of them",
     )
 
@@ -86,6 +90,76 @@ def example_tensors(model: Any, example_inputs: Any, converter: str) -> tuple[An
     if not args:
         raise InvalidInput("example_inputs is empty", "pass at least one tensor")
     return args
+
+
+@dataclass(frozen=True)
+class ExampleCall:
+    """How the model is called on its example: input names, tensors, and whether by keyword.
+
+    ``keywords`` is True for a dict of keyword tensors (Hugging Face style: ``input_ids``,
+    ``attention_mask``, ``pixel_values``...); the names are then the keywords, in the dict's
+    order, and the conversion's ``input_layout`` is ``"named"``.
+    """
+
+    names: tuple[str, ...]
+    tensors: tuple[Any, ...]
+    keywords: bool = False
+
+    @property
+    def layout(self) -> str:
+        return "named" if self.keywords else "positional"
+
+    def kwargs(self) -> dict[str, Any]:
+        return dict(zip(self.names, self.tensors, strict=True))
+
+    def with_tensors(self, tensors: tuple[Any, ...]) -> ExampleCall:
+        return ExampleCall(self.names, tuple(tensors), self.keywords)
+
+
+def example_call(model: Any, example_inputs: Any, converter: str) -> ExampleCall:
+    """The example inputs as an ExampleCall: a dict calls by keyword, anything else by position.
+
+    Positional inputs are named after forward()'s arguments (see ``input_names``). A dict's
+    None values are left out, as Hugging Face models treat a missing keyword as None.
+    """
+    if not isinstance(example_inputs, Mapping):
+        args = example_tensors(model, example_inputs, converter)
+        return ExampleCall(tuple(input_names(model, len(args))), args, False)
+    if is_program(model) or is_script(model):
+        raise InvalidInput(
+            f"{converter} calls an ExportedProgram or a TorchScript module by position, "
+            "not with a dict of keyword tensors",
+            "pass example_inputs as a tuple in forward()'s argument order",
+        )
+    items = [(str(k), v) for k, v in example_inputs.items() if v is not None]
+    if not items:
+        raise InvalidInput("example_inputs is an empty dict", "pass at least one tensor")
+    accepted = keyword_names(model)
+    unknown = [k for k, _ in items if accepted is not None and k not in accepted]
+    if unknown:
+        raise InvalidInput(
+            f"forward() takes no argument named {', '.join(map(repr, unknown))}",
+            "key example_inputs by forward()'s argument names: "
+            + ", ".join(sorted(accepted or ())),
+        )
+    tensors = tuple(example_tensor(v, k) for k, v in items)  # type: ignore[arg-type]
+    return ExampleCall(tuple(k for k, _ in items), tensors, True)
+
+
+def keyword_names(model: Any) -> set[str] | None:
+    """forward()'s keyword-capable argument names; None when it also takes ``**kwargs``."""
+    try:
+        params = inspect.signature(model.forward).parameters.values()
+    except (TypeError, ValueError, AttributeError):
+        return None
+    if any(p.kind == p.VAR_KEYWORD for p in params):
+        return None
+    return {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+
+def call_model(model: Any, call: ExampleCall) -> Any:
+    """Run the model as its example is called: ``model(**kwargs)`` or ``model(*args)``."""
+    return model(**call.kwargs()) if call.keywords else model(*call.tensors)
 
 
 def input_names(model: Any, count: int) -> list[str]:
@@ -136,27 +210,196 @@ def output_leaves(result: Any) -> list[Any]:
     return list(tree_leaves(result))
 
 
-def count_outputs(model: Any, args: tuple[Any, ...]) -> int:
-    """How many tensors the model returns (running it once unless it is a program)."""
+def named_outputs(result: Any) -> list[tuple[str, Any]]:
+    """A result's leaves with their names, in torch.export's flattening order.
+
+    A tensor or a tuple/list is named by position (output_0, output_1...). A mapping, such
+    as a Hugging Face ``ModelOutput``, is named by its keys (``logits``,
+    ``last_hidden_state``, ``pooler_output``); a ModelOutput leaves out fields that are None,
+    and a nested sequence under a key is named ``key.0``, ``key.1``...
+    """
+    from torch.utils._pytree import tree_flatten_with_path
+
+    leaves_with_paths, _ = tree_flatten_with_path(result)
+    if not isinstance(result, Mapping):
+        return [(f"output_{i}", leaf) for i, (_, leaf) in enumerate(leaves_with_paths)]
+    named = []
+    for path, leaf in leaves_with_paths:
+        parts = []
+        for key in path:
+            for attribute in ("key", "idx", "name"):
+                if hasattr(key, attribute):
+                    parts.append(str(getattr(key, attribute)))
+                    break
+        named.append((".".join(parts) or f"output_{len(named)}", leaf))
+    return named
+
+
+def run_example(model: Any, call: ExampleCall) -> Any:
+    """The model's result on its example call, as an InvalidInput when forward() fails."""
     import torch
 
-    if is_program(model):
-        return len(model.graph_signature.user_outputs)
     try:
         with torch.inference_mode():
-            result = model(*args)
+            return call_model(model, call)
     except Exception as exc:
         raise InvalidInput(
             f"the model failed on the example inputs: {first_line(exc)}",
-            "pass example_inputs that forward() accepts, in its argument order",
+            "pass example_inputs that forward() accepts: a tuple in its argument order, "
+            "or a dict keyed by its argument names",
         ) from None
-    leaves = output_leaves(result)
-    if not leaves or not all(isinstance(leaf, torch.Tensor) for leaf in leaves):
+
+
+def output_names(model: Any, call: ExampleCall) -> list[str]:
+    """The names of the tensors the model returns (see ``named_outputs``), running it once."""
+    import torch
+
+    if is_program(model):
+        return [f"output_{i}" for i in range(len(model.graph_signature.user_outputs))]
+    named = named_outputs(run_example(model, call))
+    if not named or not all(isinstance(leaf, torch.Tensor) for _, leaf in named):
         raise InvalidInput(
-            "the model's forward() must return tensors (a tensor or a tuple of tensors)",
-            "return only tensors from forward(); compute other values outside the model",
+            "the model's forward() must return tensors (a tensor, a tuple of tensors, or a "
+            "dict/ModelOutput of tensors)",
+            "return only tensors from forward() (for Hugging Face models build them with "
+            "use_cache=False); compute other values outside the model",
         )
-    return len(leaves)
+    names = [name for name, _ in named]
+    if len(set(names)) != len(names):
+        return [f"output_{i}" for i in range(len(names))]
+    return names
+
+
+def count_outputs(model: Any, args: tuple[Any, ...]) -> int:
+    """How many tensors the model returns (running it once unless it is a program)."""
+    names = output_names(model, ExampleCall(tuple(f"input_{i}" for i in range(len(args))),
+                                            tuple(args)))
+    return len(names)
+
+
+def flat_module(model: Any, call: ExampleCall) -> Any:
+    """A module that takes the inputs by position and returns a flat tuple of tensors.
+
+    For exporters that want neither keywords nor dict outputs (the TorchScript exporter); the
+    wrapped model is called exactly as its example is.
+    """
+    import torch
+
+    class FlatCall(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, *tensors: Any) -> tuple[Any, ...]:
+            result = call_model(self.model, call.with_tensors(tensors))
+            return tuple(leaf for _, leaf in named_outputs(result))
+
+    return FlatCall()
+
+
+# -- quiet --------------------------------------------------------------------------------------
+# The loggers of the libraries under torch.onnx; torch's own handler prints "W1130 ..." lines
+# and onnxscript's constant folding warns "Evaluation failed: ..." through the last-resort
+# handler when nobody configured logging.
+NOISY_LOGGERS = ("torch", "onnxscript", "onnx_ir", "onnx")
+
+
+class _Forward(logging.Handler):
+    """Re-emits a library's records on our logger at debug, naming the library."""
+
+    def __init__(self, target: logging.Logger) -> None:
+        super().__init__(logging.DEBUG)
+        self._target = target
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._target.debug("%s: %s", record.name, record.getMessage())
+        except Exception:  # a bad format string in a library's record is not our failure
+            self._target.debug("%s: %s", record.name, record.msg)
+
+
+@contextlib.contextmanager
+def quiet(target: logging.Logger) -> Iterator[None]:
+    """Nothing from torch's exporters reaches stdout or stderr; it goes to ``target`` at debug.
+
+    Three leaks, three plugs: library loggers (their handlers swapped for one that forwards),
+    Python prints (sys.stdout/sys.stderr redirected), and C++ prints (file descriptors 1 and 2
+    pointed at a temporary file, read back into the log afterwards). With ``target`` enabled
+    for debug, or INTEROP_VERBOSE=1, the text still reaches the log, never the terminal.
+    """
+    forward = _Forward(target)
+    saved = []
+    for name in NOISY_LOGGERS:
+        logger = logging.getLogger(name)
+        saved.append((logger, logger.handlers[:], logger.propagate))
+        logger.handlers = [forward]
+        logger.propagate = False
+    stream = LogStream(target)
+    try:
+        with _fd_capture(target), contextlib.redirect_stdout(stream), \
+                contextlib.redirect_stderr(stream):
+            yield
+    finally:
+        stream.flush()
+        for logger, handlers, propagate in saved:
+            logger.handlers = handlers
+            logger.propagate = propagate
+
+
+@contextlib.contextmanager
+def _fd_capture(target: logging.Logger) -> Iterator[None]:
+    """File descriptors 1 and 2 into a temporary file for the block; its text to the log."""
+    import sys
+    import tempfile
+
+    try:
+        fds = [(fd, os.dup(fd)) for fd in (1, 2)]
+    except OSError:  # no real descriptors (an embedded interpreter): nothing to capture
+        yield
+        return
+    with tempfile.TemporaryFile() as sink:
+        for stream in (sys.__stdout__, sys.__stderr__, sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        try:
+            for fd, _ in fds:
+                os.dup2(sink.fileno(), fd)
+            yield
+        finally:
+            for stream in (sys.__stdout__, sys.__stderr__):
+                with contextlib.suppress(Exception):
+                    stream.flush()
+            for fd, copy in fds:
+                os.dup2(copy, fd)
+                os.close(copy)
+            sink.seek(0)
+            for line in sink.read().decode("utf-8", "replace").splitlines():
+                if line.strip():
+                    target.debug("%s", line.rstrip())
+
+
+class LogStream(io.TextIOBase):
+    """A text stream that turns each written line into a debug log record."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self._logger = logger
+        self._pending = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self._pending += text
+        *lines, self._pending = self._pending.split("\n")
+        for line in lines:
+            if line.strip():
+                self._logger.debug("%s", line.rstrip())
+        return len(text)
+
+    def flush(self) -> None:
+        if self._pending.strip():
+            self._logger.debug("%s", self._pending.rstrip())
+        self._pending = ""
 
 
 def jit_trace(model: Any, args: tuple[Any, ...] | list[Any]) -> tuple[Any, list[str]]:
@@ -184,6 +427,14 @@ def batch_shapes(
     else:
         batch = torch.export.Dim("batch", min=1, max=max_batch)
     return tuple({0: batch} if a.dim() >= 1 else None for a in args)
+
+
+def batch_dynamic_call(call: ExampleCall) -> tuple[ExampleCall, Any]:
+    """``batch_dynamic`` for an ExampleCall: dynamic_shapes keyed by name for a keyword call."""
+    args, shapes = batch_dynamic(call.tensors)
+    if call.keywords:
+        return call.with_tensors(args), dict(zip(call.names, shapes, strict=True))
+    return call.with_tensors(args), shapes
 
 
 def batch_dynamic(args: tuple[Any, ...]) -> tuple[tuple[Any, ...], tuple[Any, ...]]:

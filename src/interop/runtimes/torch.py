@@ -15,7 +15,10 @@ if TYPE_CHECKING:  # numpy is imported where it is used: --list loads this modul
 
 
 class TorchRuntime(Runtime):
-    """Feeds are keyed by the original's input names; outputs come back as output_0, output_1..."""
+    """Feeds are keyed by the original's input names; outputs are named as the converter names
+    them: output_0, output_1... for a tensor or a tuple, the keys of a dict or ``ModelOutput``
+    (``logits``, ``last_hidden_state``). A conversion whose ``input_layout`` is ``"named"``
+    calls the model with keyword tensors, as Hugging Face models are called."""
 
     name = "torch"
     format = "torch"
@@ -91,9 +94,14 @@ class TorchRuntime(Runtime):
                 f"the feed has no value for input(s) {', '.join(missing)}",
                 "key the feed by the original model's input names: " + ", ".join(names),
             )
-        args = [torch_fw.to_tensor(feed[n]) for n in names]
+        keywords = self.conversion is not None and self.conversion.input_layout == "named"
+        call = torch_fw.ExampleCall(
+            tuple(names), tuple(torch_fw.to_tensor(feed[n]) for n in names), keywords
+        )
         with torch.inference_mode():
-            result = self._module(*args)
-        leaves = torch_fw.output_leaves(result)
-        return {f"output_{i}": leaf.detach().cpu().numpy() for i, leaf in enumerate(leaves)}
+            result = torch_fw.call_model(self._module, call)
+        named = torch_fw.named_outputs(result)
+        if len({name for name, _ in named}) != len(named):
+            named = [(f"output_{i}", leaf) for i, (_, leaf) in enumerate(named)]
+        return {name: leaf.detach().cpu().numpy() for name, leaf in named}
 
