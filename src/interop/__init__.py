@@ -14,6 +14,8 @@ _LAZY = {
     "check": "interop.api",
     "converters": "interop.api",
     "runtimes": "interop.api",
+    "diagnose": "interop.api",
+    "Diagnosis": "interop.diagnose.result",
     "optimize": "interop.optimize.search",
     "Optimization": "interop.optimize.result",
     "Conversion": "interop.types",
@@ -35,6 +37,7 @@ __all__ = [
     "ConversionError",
     "ConverterInfo",
     "ConverterNotFound",
+    "Diagnosis",
     "InteropError",
     "InvalidInput",
     "MissingDependency",
@@ -48,12 +51,14 @@ __all__ = [
     "check",
     "convert",
     "converters",
+    "diagnose",
     "optimize",
     "runtimes",
 ]
 
 if TYPE_CHECKING:
-    from interop.api import check, convert, converters, runtimes
+    from interop.api import check, convert, converters, diagnose, runtimes
+    from interop.diagnose.result import Diagnosis
     from interop.errors import (
         ConversionError,
         ConverterNotFound,

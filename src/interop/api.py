@@ -123,6 +123,7 @@ def check(
     time_budget_s: float = 1.0,
     case: str | None = None,
     case_tolerance: Any = None,
+    diagnose: bool = False,
 ) -> Any:
     """Run ``converted`` beside the original ``model`` on identical inputs; return a Report.
 
@@ -133,7 +134,8 @@ def check(
     sides: ``warmup`` untimed runs, then up to ``repeat`` runs or ``time_budget_s`` seconds
     per batch size. ``isolate=True`` runs each side in a subprocess with ``timeout`` seconds
     and an address-space cap of ``memory_limit_mb``; a crash, hang or out-of-memory is then
-    a failed report rather than an exception.
+    a failed report rather than an exception. ``diagnose=True`` runs ``interop.diagnose``
+    at batch size 1 when parity fails and stores its dictionary as ``report.diagnosis``.
     """
     from interop.harness.check import run_check
 
@@ -156,6 +158,10 @@ def check(
         case=case,
         case_tolerance=case_tolerance,
     )
+    if diagnose and not report.passed and report.parity:
+        report.diagnosis = _diagnose(
+            model, converted, inputs=inputs, tolerance=tolerance, seed=seed
+        ).to_dict()
     if raise_on_failure and not report.passed:
         from interop.errors import ParityError
 
@@ -166,3 +172,26 @@ def check(
             report=report,
         )
     return report
+
+
+def _diagnose(model: Any, converted: Any, **kwargs: Any) -> Any:
+    from interop.diagnose import diagnose as run_diagnosis
+
+    return run_diagnosis(model, converted, **kwargs)
+
+
+def diagnose(
+    model: Any,
+    converted: Any,
+    *,
+    inputs: Any = None,
+    tolerance: Any = None,
+    batch_size: int = 1,
+    seed: int = 0,
+) -> Any:
+    """Where ``converted`` starts to differ from ``model``: a Diagnosis with every
+    comparable layer (the original's names) in execution order, the first divergence and
+    a minimal failing input. ``converted`` is a Conversion or a saved model path."""
+    return _diagnose(
+        model, converted, inputs=inputs, tolerance=tolerance, batch_size=batch_size, seed=seed
+    )

@@ -23,6 +23,7 @@ from interop.cli_output import (
     fail,
     handle,
     parity_failed,
+    print_diagnosis,
     print_list,
     print_result,
 )
@@ -127,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tolerance", metavar="PROFILE|ATOL[,RTOL]",
                         help="tolerance for --check: a profile (fp32, fp16, strict) or numbers; "
                         "implies --check")
+    parser.add_argument("--diagnose", action="store_true",
+                        help="when parity fails, compare layer by layer and print the first "
+                        "divergent layer and the worst ones; implies --check")
     parser.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     safety = parser.add_argument_group("safety")
     safety.add_argument("--allow-pickle", action="store_true",
@@ -218,7 +222,7 @@ def _convert(args: argparse.Namespace) -> int:
             )
         summary.update(conversion.summary())
         report = None
-        if args.check or args.report or args.tolerance:
+        if args.check or args.report or args.tolerance or args.diagnose:
             with progress.stage("check"):
                 # A user's sample is real data: check on it; otherwise the harness draws inputs.
                 given = example if args.sample else None
@@ -228,16 +232,20 @@ def _convert(args: argparse.Namespace) -> int:
                     # a DataFrame converted to one X input (no ColumnTransformer): its values
                     given = given.to_numpy()
                 report = interop.check(loaded.model, conversion, inputs=given,
-                                       tolerance=plan["tolerance"])
+                                       tolerance=plan["tolerance"], diagnose=args.diagnose)
                 if args.report:
                     report.save(args.report)
             summary["check"] = {"passed": bool(report.passed), "report": args.report}
+            if report.diagnosis:
+                summary["check"]["diagnosis"] = report.diagnosis
         if report is not None and not report.passed:
             summary.update(status="parity_failed", exit_code=EXIT_PARITY,
                            timings_s=progress.timings)
             if args.json:
                 emit_json(summary, results)
             parity_failed(report, args.output, errors)
+            if report.diagnosis:
+                print_diagnosis(report.diagnosis, errors)
             return EXIT_PARITY
         with progress.stage("write"):
             written = conversion.save(Path(args.output), overwrite=args.force)

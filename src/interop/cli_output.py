@@ -24,7 +24,7 @@ def one_line(text: str) -> str:
 
 def fail(
     args: argparse.Namespace | None, message: str, hint: str, code: int,
-    exc: BaseException | None = None,
+    exc: BaseException | None = None, where: dict[str, Any] | None = None,
 ) -> int:
     """Write ``error:`` and ``hint:`` (one line each) to stderr; return ``code``."""
     if args is not None and args.debug and exc is not None:
@@ -34,9 +34,14 @@ def fail(
     message = one_line(message) or "failed"
     hint = one_line(hint) or "rerun with --debug for details"
     sys.stderr.write(f"error: {message}\nhint: {hint}\n")
+    known = {k: v for k, v in (where or {}).items() if v is not None}
+    if known:  # op, layer, source_location of a ConversionError, where the converter knew
+        sys.stderr.write("where: " + ", ".join(f"{k} {v or '(model)'}" for k, v in known.items())
+                         + "\n")
     sys.stderr.flush()
     if args is not None and args.json:
-        emit_json({"status": "error", "exit_code": code, "error": message, "hint": hint})
+        emit_json({"status": "error", "exit_code": code, "error": message, "hint": hint,
+                   **known})
     return code
 
 
@@ -48,7 +53,8 @@ def handle(args: argparse.Namespace, exc: BaseException) -> int:
         code = int(getattr(exc, "exit_code", EXIT_USAGE))
         if code not in (EXIT_PARITY, EXIT_USAGE, EXIT_CONVERSION, EXIT_MISSING):
             code = EXIT_CONVERSION
-        return fail(args, exc.message, exc.hint, code, exc)
+        where = {k: getattr(exc, k, None) for k in ("op", "layer", "source_location")}
+        return fail(args, exc.message, exc.hint, code, exc, where)
     if isinstance(exc, SystemExit):
         what = f"something called sys.exit({exc.code!r}) during the run"
         return fail(args, what, "rerun with --debug to see where", EXIT_CONVERSION, exc)
@@ -134,6 +140,19 @@ def parity_failed(report: Any, output: str, stream: Any) -> None:
         "hint: see the report (--report PATH) for every output; try another opset, "
         "precision or converter\n"
     )
+
+
+def print_diagnosis(diagnosis: dict[str, Any], stream: Any, worst: int = 5) -> None:
+    """The diagnosis's summary, then its worst layers, one line each."""
+    stream.write(f"diagnosis: {diagnosis.get('summary', '')}\n")
+    failing = [d for d in diagnosis.get("layers", []) if not d.get("passed")]
+    failing.sort(key=lambda d: -(d.get("required_atol") or 0.0)
+                 if isinstance(d.get("required_atol"), float) else 0.0)
+    for d in failing[:worst]:
+        error = d["max_abs_error"]
+        shown = f"{error:.3g}" if isinstance(error, float) else str(error)
+        stream.write(f"  {d['layer']}: max abs error {shown} "
+                     f"(nodes {', '.join(d.get('nodes', [])[:3])})\n")
 
 
 def parity_detail(report: Any) -> str:

@@ -3,11 +3,27 @@
 ``diagnose(model, converted)`` returns a :class:`Diagnosis`; see docs/diagnose.md.
 Import order inside the package: probes <- scoped <- onnx_nodes/onnx_values/coreml_values
 <- torch_layers <- collect_* <- shrink <- core; result and render stand alone.
+
+``interop.diagnose`` is both this package and the public function: importing a submodule
+binds the package to that name on ``interop``, so the package is callable and answers
+like the function (as ``interop.converters`` does).
 """
 
 from __future__ import annotations
 
+import sys
+import types
+from typing import Any
+
 from interop.diagnose.core import diagnose
 from interop.diagnose.result import Diagnosis, LayerDiff
+
+
+class _CallablePackage(types.ModuleType):
+    def __call__(self, *args: Any, **kwargs: Any) -> Diagnosis:
+        return diagnose(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallablePackage
 
 __all__ = ["Diagnosis", "LayerDiff", "diagnose"]

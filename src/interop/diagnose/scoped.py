@@ -74,10 +74,14 @@ def scope_probes(
             continue
         candidates = [(n, values[n]) for n in names if n in values]
         probe = Probe(layer, [n.name for n in mine], _joined(originals))
-        matched = [pick(o, candidates) for o in originals]
-        if mine and matched and all(m is not None for m in matched):
-            probe.converted = _joined([m[1] for m in matched if m is not None])
-            probe.value = ", ".join(m[0] for m in matched if m is not None)
+        # every output the converted graph exposes is compared; the first one must be
+        # (an RNN's final state may be folded into its sequence output)
+        matched = [(o, pick(o, candidates)) for o in originals]
+        found = [(o, m) for o, m in matched if m is not None]
+        if mine and matched[0][1] is not None:
+            probe.original = _joined([o for o, _ in found])
+            probe.converted = _joined([m[1] for _, m in found])
+            probe.value = ", ".join(m[0] for _, m in found)
         probes.append(probe)
     return probes
 

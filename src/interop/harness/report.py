@@ -44,6 +44,7 @@ class Report:
     settings: dict[str, Any] = field(default_factory=dict)
     load: dict[str, Any] = field(default_factory=dict)
     environment: dict[str, Any] = field(default_factory=dict)
+    diagnosis: dict[str, Any] | None = None  # interop.diagnosis/1, from check(diagnose=True)
 
     # -- figures ---------------------------------------------------------------------------
     def worst_abs_error(self) -> float | None:
@@ -405,6 +406,15 @@ def to_html(report: Report) -> str:
         plots.append(
             f"<figure>{latency_plot('plot-latency', report.latency)}"
             "<figcaption>latency per batch size</figcaption></figure>"
+        )
+    if report.diagnosis and report.diagnosis.get("layers"):
+        from interop.harness.layer_plot import layer_error_plot
+
+        first = (report.diagnosis.get("first_divergence") or {}).get("layer")
+        plots.append(
+            f"<figure>{layer_error_plot('plot-layers', report.diagnosis['layers'], first)}"
+            f"<figcaption>{html.escape(str(report.diagnosis.get('summary', '')))}"
+            "</figcaption></figure>"
         )
     if plots:
         parts.append('<h2>Plots</h2><div class="plots">' + "".join(plots) + "</div>")
