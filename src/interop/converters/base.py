@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from interop.errors import InvalidInput
+from interop.frameworks.locks import concurrency_error
 from interop.types import FP32_TOLERANCE, Conversion, Tolerance
 from interop.util import modules_missing
 
@@ -46,7 +47,15 @@ class Converter:
         return merged
 
     def convert(self, model: Any, example_inputs: Any = None, **options: Any) -> Conversion:
-        return self._convert(model, example_inputs, self.resolve_options(options))
+        resolved = self.resolve_options(options)
+        try:
+            return self._convert(model, example_inputs, resolved)
+        except Exception as exc:
+            # a failure only another thread in a library's global state causes is said so
+            shared = concurrency_error(exc, self.name)
+            if shared is None or shared is exc:
+                raise
+            raise shared from exc
 
     def _convert(self, model: Any, example_inputs: Any, options: dict[str, Any]) -> Conversion:
         raise NotImplementedError
