@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from interop.errors import InvalidInput, first_line
+from interop.frameworks import locks
 
 
 # -- models and inputs -------------------------------------------------------------------------
@@ -336,8 +337,9 @@ def quiet(target: logging.Logger) -> Iterator[None]:
         logger.propagate = False
     stream = LogStream(target)
     try:
-        with _fd_capture(target), contextlib.redirect_stdout(stream), \
-                contextlib.redirect_stderr(stream):
+        # the streams and descriptors are the process's: one thread redirects them at a time
+        with locks.hold("stdio", "torch quiet"), _fd_capture(target), \
+                contextlib.redirect_stdout(stream), contextlib.redirect_stderr(stream):
             yield
     finally:
         stream.flush()
@@ -406,7 +408,8 @@ def jit_trace(model: Any, args: tuple[Any, ...] | list[Any]) -> tuple[Any, list[
     """torch.jit.trace, and what it warned (a TracerWarning can mean a wrong trace)."""
     import torch
 
-    with warnings.catch_warnings(record=True) as caught, torch.no_grad():
+    with locks.hold_all("torch", "stdio", what="torch.jit.trace"), \
+            warnings.catch_warnings(record=True) as caught, torch.no_grad():
         warnings.simplefilter("always")
         traced = torch.jit.trace(model, tuple(args), check_trace=False)
     return traced, [f"torch.jit.trace: {w.message}" for w in caught]
