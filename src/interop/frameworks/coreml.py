@@ -11,6 +11,8 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
+from interop.frameworks import locks
+
 log = logging.getLogger("interop.coreml")
 
 
@@ -46,6 +48,9 @@ def quiet_coremltools() -> Iterator[Captured]:
     handler = _ListHandler(captured)
     loggers = [logging.getLogger(name) for name in ("coremltools", "root")]
     ct_logger = loggers[0]
+    # sys.stderr, the warning filters and this logger are the process's: one thread at a time
+    stdio = locks.hold("stdio", "quiet coremltools")
+    stdio.__enter__()
     previous_propagate = ct_logger.propagate
     ct_logger.addHandler(handler)
     ct_logger.propagate = False
@@ -59,6 +64,7 @@ def quiet_coremltools() -> Iterator[Captured]:
     finally:
         ct_logger.removeHandler(handler)
         ct_logger.propagate = previous_propagate
+        stdio.__exit__(None, None, None)
         if stderr.getvalue().strip():
             log.debug("coremltools stderr: %s", stderr.getvalue().strip()[-2000:])
 
