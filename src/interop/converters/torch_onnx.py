@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 from interop.converters.base import Converter
 from interop.errors import ConversionError, InvalidInput
+from interop.frameworks import locks
 from interop.frameworks import torch as torch_fw
 from interop.frameworks.onnx import (
     check_onnx,
@@ -89,7 +90,9 @@ class TorchToOnnx(Converter):
             input_names = list(original_names)
         warns: list[str] = []
         # Inference graphs need eval mode; each submodule's own mode is put back afterwards.
-        with torch_fw.eval_mode(model) as was_training, torch_fw.quiet(log):
+        # torch.export/dynamo keep process-wide state: one export at a time (frameworks.locks)
+        with locks.hold("torch", self.name), torch_fw.eval_mode(model) as was_training, \
+                torch_fw.quiet(log):
             if was_training:
                 warns.append("the model was in training mode; it was exported in eval mode")
             original_outputs = torch_fw.output_names(model, call)
