@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from interop._lazy import LazyModule
 from interop.converters import _coreml
 from interop.errors import ConversionError, InvalidInput, first_line
+from interop.frameworks import locks
 from interop.frameworks import torch as torch_fw
 from interop.types import Conversion
 
@@ -43,8 +44,9 @@ class TorchToCoreml(_coreml.MLProgramConverter):
         names = torch_fw.input_names(model, len(args))
         warnings_out: list[str] = []
         # the module runs in eval mode for export, tracing and the tracing fallback below;
-        # each submodule's own mode is put back afterwards
-        with torch_fw.eval_mode(model):
+        # each submodule's own mode is put back afterwards. torch.export and coremltools'
+        # reading of the program use torch's process-wide state: the torch lock (frameworks.locks)
+        with locks.hold("torch", self.name), torch_fw.eval_mode(model):
             route = "torch.export"
             if is_program:
                 program, batch_range, note = _prepare_program(model, args, dynamic, max_batch)
@@ -82,7 +84,8 @@ class TorchToCoreml(_coreml.MLProgramConverter):
                 ct_inputs.append(ct.TensorType(name=name, shape=tuple(shape), dtype=dtype))
 
             def to_coreml(captured_program: Any) -> Any:
-                with _coreml.quiet_coremltools() as during:
+                with locks.hold("coremltools", "ct.convert"), \
+                        _coreml.quiet_coremltools() as during:
                     converted = ct.convert(
                         captured_program,
                         inputs=ct_inputs,
