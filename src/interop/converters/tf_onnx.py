@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 from interop.converters.base import Converter
 from interop.errors import ConversionError, InvalidInput, first_line
+from interop.frameworks import locks
 from interop.frameworks.onnx import check_onnx, opset_of, save_onnx, stamp_provenance, value_specs
 from interop.types import FP32_TOLERANCE, Conversion, Tolerance
 
@@ -119,13 +120,16 @@ class TensorflowToOnnx(Converter):
         tf = import_tensorflow()
         tf_model = describe(model)
         arrays = example_arrays(tf_model, example_inputs)
-        arrays, specs, traced = trace_examples(tf_model, arrays, dynamic_batch)
+        # tracing and tf2onnx's freezing/rewriting run on TensorFlow's process-wide graph
+        # state: the tensorflow lock (frameworks.locks)
+        with locks.hold("tensorflow", "trace"):
+            arrays, specs, traced = trace_examples(tf_model, arrays, dynamic_batch)
         output_names = traced.output_names
 
         import tf2onnx
 
         try:
-            with _quiet_tf2onnx():
+            with locks.hold("tensorflow", self.name), _quiet_tf2onnx():
                 onnx_model, _ = tf2onnx.convert.from_function(
                     traced.function,  # already traced for specs: tf2onnx reuses that trace
                     input_signature=specs,
