@@ -6,7 +6,7 @@ import logging
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from interop._lazy import LazyModule
-from interop.converters import _coreml
+from interop.converters import _coreml, coreml_lowerings
 from interop.errors import ConversionError, InvalidInput, first_line
 from interop.frameworks import locks
 from interop.frameworks import torch as torch_fw
@@ -32,6 +32,8 @@ class TorchToCoreml(_coreml.MLProgramConverter):
         import torch
 
         precision, dynamic, max_batch, captured, ct, target = self._setup(options)
+        # ops coremltools' torch frontend lacks (new_ones, diff, ...); once per process
+        coreml_lowerings.register()
 
         is_program = isinstance(model, torch.export.ExportedProgram)
         if not is_program and not isinstance(model, torch.nn.Module):
