@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from interop._lazy import LazyModule
 from interop.converters import _coreml
 from interop.errors import ConversionError, first_line
+from interop.frameworks import locks
 from interop.types import Conversion
 
 if TYPE_CHECKING:
@@ -68,7 +69,8 @@ class TensorflowToCoreml(_coreml.MLProgramConverter):
 
         tf = import_tensorflow()
         precision, dynamic, max_batch, captured, ct, target = self._setup(options)
-        register_erfc()
+        with locks.hold("coremltools", "register Erfc"):  # coremltools' op registry
+            register_erfc()
 
         source_model = model
         if _has_recurrent_layer(model):
@@ -81,7 +83,8 @@ class TensorflowToCoreml(_coreml.MLProgramConverter):
         # A free batch first; where coremltools cannot lower the graph with it (loops over
         # a dynamic shape), the example's fixed batch.
         for flexible in (True, False) if dynamic else (False,):
-            arrays, specs, traced = trace_examples(tf_model, arrays, flexible)
+            with locks.hold("tensorflow", "trace"):  # TensorFlow's tracing state
+                arrays, specs, traced = trace_examples(tf_model, arrays, flexible)
             ct_inputs = []
             for spec in specs:
                 shape: list[Any] = [int(d) if d is not None else None for d in spec.shape.as_list()]
@@ -90,7 +93,10 @@ class TensorflowToCoreml(_coreml.MLProgramConverter):
                 dtype = np.float32 if spec.dtype.is_floating else np.int32
                 ct_inputs.append(ct.TensorType(name=spec.name, shape=tuple(shape), dtype=dtype))
             try:
-                with _coreml.quiet_coremltools() as during:
+                # ct.convert traces/freezes the function and runs coremltools' MIL builder
+                # and passes: both libraries' locks, in order (frameworks.locks)
+                with locks.hold_all("tensorflow", "coremltools", what=self.name), \
+                        _coreml.quiet_coremltools() as during:
                     mlmodel = ct.convert(
                         [traced.concrete],
                         source="tensorflow",
