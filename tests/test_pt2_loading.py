@@ -126,6 +126,18 @@ def test_bert_pt2_converts_and_checks_from_the_cli(files, tmp_path):
     assert (tmp_path / "bert.onnx").is_file()
 
 
+@pytest.mark.skipif(not HAVE_TRANSFORMERS, reason="transformers is not installed")
+def test_bert_pt2_loads_in_a_process_that_never_imported_transformers(files):
+    code = ("import sys; from interop import loaders; "
+            "assert 'transformers' not in sys.modules; "
+            f"loaded = loaders.load_model({str(files / 'bert.pt2')!r}); "
+            "print(loaded.kind, 'transformers.modeling_outputs' in sys.modules)")
+    run = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["torch.export", "True"]
+
+
 # -- pytree types -----------------------------------------------------------------------------
 
 
