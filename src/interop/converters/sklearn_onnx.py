@@ -40,6 +40,7 @@ from interop.converters.skl2onnx_repairs import (
     operators,
 )
 from interop.errors import ConversionError, InvalidInput, first_line
+from interop.frameworks import locks
 from interop.frameworks.onnx import (
     check_onnx,
     graph_inputs,
@@ -309,7 +310,8 @@ def _run_skl2onnx(job: Job, inputs: list[_Input], options: dict[str, Any]) -> An
         if options["ml_opset"] is not None:
             target_opset["ai.onnx.ml"] = options["ml_opset"]
     try:
-        with warnings.catch_warnings():
+        # the warning filters are the process's: the stdio lock while they are changed
+        with locks.hold("stdio", "skl2onnx"), warnings.catch_warnings():
             # skl2onnx reads SVC.probA_/probB_, deprecated in scikit-learn 1.9 even for
             # models fitted without probability=True; the user did nothing to cause it.
             warnings.filterwarnings(
