@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from interop._lazy import LazyModule
 from interop.converters.sklearn_coreml.spec import Builder, Feature, Head, unsupported
+from interop.frameworks import locks
 
 if TYPE_CHECKING:
     import numpy as np
@@ -16,7 +17,7 @@ else:
 
 def svc(b: Builder, m: Any, f: Feature, classes: np.ndarray) -> Head:
     spec = b.model_reading(f)
-    with warnings.catch_warnings():
+    with locks.hold("stdio", "probA_"), warnings.catch_warnings():  # process-wide filters
         # probA_ is deprecated with SVC(probability=True); the user was warned at fit.
         warnings.simplefilter("ignore", FutureWarning)
         prob_a = np.asarray(getattr(m, "probA_", ()), dtype=np.float64)
