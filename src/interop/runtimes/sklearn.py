@@ -129,7 +129,8 @@ class SklearnRuntime(Runtime):
 
         array = np.asarray(values)
         dtype = self._dtypes.get(name)
-        if dtype == "object":
+        if dtype in ("object", "category", "string", "str") or (dtype or "").startswith("string"):
+            # text and pandas categorical columns go back as Python strings
             return array.astype(object)
         if dtype is not None:
             return array.astype(dtype)
