@@ -87,3 +87,28 @@ def test_op_without_core_ml_lowering_is_named():
 
     with pytest.raises(ConversionError, match="BesselI0e"):
         interop.convert(Bessel(), to="coreml", example_inputs=np.ones((2, 4), np.float32))
+
+
+def test_grouped_convolution_converts_through_the_inlined_graph():
+    """Keras 3 runs a Conv2D with groups > 1 (ConvNeXt's depthwise 7x7) in a nested XLA-only
+    function; coremltools stops at its StatefulPartitionedCall unless interop inlines it."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(22)
+    model = keras.Sequential(
+        [keras.Input((6, 6, 4), name="image"), keras.layers.Conv2D(4, 3, groups=2, name="dw")]
+    )
+    x = np.random.default_rng(22).standard_normal((8, 6, 6, 4)).astype(np.float32)
+    conv = interop.convert(model, to="coreml", example_inputs=x, precision="fp32")
+    figures = assert_parity(model, conv, batch_sizes=(1, 8), max_abs=1e-5)
+    assert max(figures[8].values()) < 1e-5
+    assert "conv" in program_ops(conv.model)
+    # an independent oracle for the model itself: each group convolves its own channels
+    kernel, bias = model.get_weights()
+    halves = [
+        tf.nn.conv2d(x[..., 2 * g : 2 * g + 2], kernel[..., 2 * g : 2 * g + 2], 1, "VALID")
+        for g in range(2)
+    ]
+    expected = tf.concat(halves, axis=-1).numpy() + bias
+    assert np.abs(model(x).numpy() - expected).max() < 1e-5

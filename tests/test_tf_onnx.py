@@ -279,3 +279,92 @@ def test_importing_the_modules_does_not_import_tensorflow():
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
     )
     assert out.stdout.strip() == "[]"
+
+
+def _normalization_model() -> tuple[Any, np.ndarray]:
+    """The smallest model with EfficientNet's trigger: Normalization given mean and variance."""
+    import keras
+
+    keras.utils.set_random_seed(21)
+    model = keras.Sequential(
+        [
+            keras.Input((4, 4, 3), name="image"),
+            keras.layers.Normalization(mean=[0.4, 0.5, 0.6], variance=[0.05, 0.06, 0.07]),
+            keras.layers.Conv2D(2, 3, name="logits"),
+        ]
+    )
+    x = np.random.default_rng(21).uniform(0.0, 1.0, (8, 4, 4, 3)).astype(np.float32)
+    return model, x
+
+
+def _grouped_conv_model() -> tuple[Any, np.ndarray]:
+    """The smallest model with ConvNeXt's trigger: a Conv2D with groups > 1 (Keras runs it in
+    a nested jit_compile function that neither converter can see into)."""
+    import keras
+
+    keras.utils.set_random_seed(22)
+    model = keras.Sequential(
+        [keras.Input((6, 6, 4), name="image"), keras.layers.Conv2D(4, 3, groups=2, name="dw")]
+    )
+    x = np.random.default_rng(22).standard_normal((8, 6, 6, 4)).astype(np.float32)
+    return model, x
+
+
+def _direct_from_function(model: Any, spec: Any) -> Any:
+    """tf2onnx called directly on the model's inference function (what interop repairs)."""
+    import tensorflow as tf
+    import tf2onnx
+
+    function = tf.function(lambda image: model(image, training=False), autograph=False)
+    onnx_model, _ = tf2onnx.convert.from_function(function, input_signature=spec, opset=17)
+    return onnx_model
+
+
+def test_repair_table_says_why_for_each_repair():
+    from interop.converters.tf2onnx_repairs import REPAIRS
+
+    names = [r.name for r in REPAIRS]
+    assert names == ["erfc-as-one-minus-erf", "fold-captured-constants", "inline-xla-functions"]
+    assert all(len(r.why) > 80 for r in REPAIRS)
+
+
+def test_captured_normalization_constants_are_folded_not_inputs():
+    import tensorflow as tf
+
+    model, x = _normalization_model()
+    # The failure being repaired, called directly: the constants become graph inputs.
+    spec = (tf.TensorSpec((None, 4, 4, 3), tf.float32, name="image"),)
+    direct = _direct_from_function(model, spec)
+    assert len(direct.graph.input) == 3
+
+    conv = interop.convert(model, to="onnx", example_inputs=x)
+    assert [i.name for i in conv.model.graph.input] == ["image"]
+    assert "fold-captured-constants" in conv.provenance["interop.tf2onnx_repairs"]
+    figures = assert_parity(model, conv, batch_sizes=(1, 8), max_abs=1e-5)
+    assert max(figures[8].values()) < 1e-5
+
+
+def test_grouped_convolution_function_is_inlined():
+    import tensorflow as tf
+
+    model, x = _grouped_conv_model()
+    spec = (tf.TensorSpec((None, 6, 6, 4), tf.float32, name="image"),)
+    direct = _direct_from_function(model, spec)
+    assert "StatefulPartitionedCall" in {n.op_type for n in direct.graph.node}
+
+    conv = interop.convert(model, to="onnx", example_inputs=x)
+    ops = {n.op_type for n in conv.model.graph.node}
+    assert "StatefulPartitionedCall" not in ops and "Conv" in ops
+    assert "inline-xla-functions" in conv.provenance["interop.tf2onnx_repairs"]
+    # an independent oracle: each group is an ordinary convolution over its own channels
+    kernel, bias = model.get_weights()
+    halves = [
+        tf.nn.conv2d(x[..., 2 * g : 2 * g + 2], kernel[..., 2 * g : 2 * g + 2], 1, "VALID")
+        for g in range(2)
+    ]
+    expected = tf.concat(halves, axis=-1).numpy() + bias
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(conv.model.SerializeToString())
+    (got,) = session.run(None, {"image": x})
+    assert np.abs(got - expected).max() < 1e-5

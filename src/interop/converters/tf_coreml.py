@@ -14,7 +14,7 @@ import logging
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from interop._lazy import LazyModule
-from interop.converters import _coreml
+from interop.converters import _coreml, tf2onnx_repairs
 from interop.errors import ConversionError, first_line
 from interop.frameworks import locks
 from interop.types import Conversion
@@ -85,6 +85,7 @@ class TensorflowToCoreml(_coreml.MLProgramConverter):
         for flexible in (True, False) if dynamic else (False,):
             with locks.hold("tensorflow", "trace"):  # TensorFlow's tracing state
                 arrays, specs, traced = trace_examples(tf_model, arrays, flexible)
+                source, extra = _graph_source(ct, traced)
             ct_inputs = []
             for spec in specs:
                 shape: list[Any] = [int(d) if d is not None else None for d in spec.shape.as_list()]
@@ -95,12 +96,15 @@ class TensorflowToCoreml(_coreml.MLProgramConverter):
             try:
                 # ct.convert traces/freezes the function and runs coremltools' MIL builder
                 # and passes: both libraries' locks, in order (frameworks.locks)
-                with locks.hold_all("tensorflow", "coremltools", what=self.name), \
-                        _coreml.quiet_coremltools() as during:
+                with (
+                    locks.hold_all("tensorflow", "coremltools", what=self.name),
+                    _coreml.quiet_coremltools() as during,
+                ):
                     mlmodel = ct.convert(
-                        [traced.concrete],
+                        source,
                         source="tensorflow",
                         inputs=ct_inputs,
+                        **extra,
                         convert_to="mlprogram",
                         compute_precision=_coreml.compute_precision(ct, precision),
                         minimum_deployment_target=target,
@@ -167,6 +171,25 @@ class TensorflowToCoreml(_coreml.MLProgramConverter):
             example_feed=feed,
             runtime="coreml",
         )
+
+
+def _graph_source(ct: Any, traced: Any) -> tuple[Any, dict[str, Any]]:
+    """What to hand ct.convert: the concrete function, or where it calls a function that
+    TensorFlow will not inline (Keras 3's XLA-only grouped convolution, ConvNeXt), the frozen
+    GraphDef with that call inlined (``tf2onnx_repairs``), with its output nodes named."""
+    if not tf2onnx_repairs.needs_graph_route(traced.concrete):
+        return [traced.concrete], {}
+    frozen = tf2onnx_repairs.freeze(traced.concrete)
+    placeholders = [t.split(":")[0] for t in frozen.input_tensors]
+    expected = [s.name for s in traced.concrete.structured_input_signature[0]]
+    if placeholders != expected:
+        raise ConversionError(
+            f"the frozen graph's inputs {placeholders} do not match the model's {expected}",
+            "report this with the model",
+        )
+    log.debug("coremltools gets the frozen graph (repairs: %s)", ", ".join(frozen.applied))
+    outputs = [ct.TensorType(name=t.split(":")[0]) for t in frozen.output_tensors]
+    return tf2onnx_repairs.inline_functions(frozen), {"outputs": outputs}
 
 
 def _has_recurrent_layer(model: Any) -> bool:

@@ -5,9 +5,9 @@ Every model kind (Keras, tf.Module/tf.function, SavedModel) becomes one tf.funct
 inputs named after the model's own inputs to a dict keyed by its own output names; tf2onnx
 converts that function, so ONNX names equal the original names with no ``:0`` suffixes.
 
-tf2onnx has no handler for ``Erfc``, which TensorFlow emits for exact GELU (Keras'
-default ``activation="gelu"``); left alone it writes an invalid model and only logs the fact.
-We register a handler that lowers ``Erfc(x)`` to ``1 - Erf(x)``.
+interop freezes the function itself and hands tf2onnx the repaired GraphDef
+(``tf2onnx_repairs``: captured constants folded, XLA-only functions inlined, Erfc lowered);
+the repairs applied are listed in the provenance under ``tf2onnx_repairs``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
+from interop.converters import tf2onnx_repairs
 from interop.converters.base import Converter
 from interop.errors import ConversionError, InvalidInput, first_line
 from interop.frameworks import locks
@@ -31,26 +32,6 @@ MIN_OPSET = 9  # below this, Erf (and with it exact GELU) has no ONNX op
 DEFAULT_OPSET = 17
 
 
-def _erfc_as_one_minus_erf(ctx: Any, node: Any, name: str, args: Any) -> None:
-    """tf2onnx handler: Erfc(x) -> 1 - Erf(x) (ONNX has Erf but no Erfc)."""
-    import numpy as np
-    from tf2onnx import utils
-
-    dtype = utils.map_onnx_to_numpy_type(ctx.get_dtype(node.input[0]))
-    node.type = "Erf"
-    node.domain = ""
-    one = ctx.make_const(utils.make_name(f"{name}_one"), np.array(1, dtype=dtype))
-    ctx.insert_new_node_on_output(
-        "Sub",
-        node.output[0],
-        name=utils.make_name(f"{name}_erfc"),
-        inputs=[one.output[0], node.output[0]],
-    )
-
-
-CUSTOM_OP_HANDLERS: dict[str, tuple[Any, list[Any]]] = {"Erfc": (_erfc_as_one_minus_erf, [])}
-
-
 class _Collect(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
@@ -62,20 +43,71 @@ class _Collect(logging.Handler):
 
 @contextmanager
 def _quiet_tf2onnx() -> Iterator[_Collect]:
-    """Keep tf2onnx's log lines out of the user's console; replay them into our logger."""
-    logger = logging.getLogger("tf2onnx")
+    """Keep tf2onnx's and TensorFlow's Python log lines (tf2onnx's optimizer tracebacks, TF's
+    deprecation notes from the freezing tf2onnx does) out of the user's console; replay them
+    into our logger at debug level."""
     handler = _Collect()
-    old_propagate, old_level = logger.propagate, logger.level
-    logger.addHandler(handler)
-    logger.propagate = False
-    logger.setLevel(logging.WARNING)
+    saved = []
+    for name in ("tf2onnx", "tensorflow"):
+        logger = logging.getLogger(name)
+        saved.append((logger, logger.propagate, logger.level, list(logger.handlers)))
+        for old in list(logger.handlers):
+            logger.removeHandler(old)
+        logger.addHandler(handler)
+        logger.propagate = False
+        logger.setLevel(logging.WARNING)
     try:
         yield handler
     finally:
-        logger.removeHandler(handler)
-        logger.propagate, logger.level = old_propagate, old_level
+        for logger, propagate, level, handlers in saved:
+            logger.removeHandler(handler)
+            for old in handlers:
+                logger.addHandler(old)
+            logger.propagate, logger.level = propagate, level
         for record in handler.records:
-            log.debug("tf2onnx %s: %s", record.levelname.lower(), record.getMessage())
+            log.debug("%s %s: %s", record.name, record.levelname.lower(), record.getMessage())
+
+
+def _tf2onnx_from_frozen(
+    frozen: tf2onnx_repairs.Frozen, name: str, opset: int, renames: dict[str, str]
+) -> Any:
+    """tf2onnx on an already frozen GraphDef: grappler, then tf2onnx's conversion proper.
+
+    ``tf2onnx.convert.from_graph_def`` does the same two steps, but first freezes the graph
+    once more with TF1's ``convert_variables_to_constants`` and throws the result away (several
+    seconds on ResNet50); the two steps are called directly where this tf2onnx has them.
+    """
+    import tensorflow as tf
+    import tf2onnx
+    from tf2onnx import tf_loader
+
+    inputs, outputs = list(frozen.input_tensors), list(frozen.output_tensors)
+    common = getattr(tf2onnx.convert, "_convert_common", None)
+    if common is None:
+        onnx_model, _ = tf2onnx.convert.from_graph_def(
+            frozen.graph_def,
+            name=name,
+            input_names=inputs,
+            output_names=outputs,
+            opset=opset,
+            custom_op_handlers=dict(tf2onnx_repairs.OP_HANDLERS),
+            tensors_to_rename=renames,
+        )
+        return onnx_model
+    with tf.device("/cpu:0"):
+        with tf.Graph().as_default():
+            optimized = tf_loader.tf_optimize(inputs, outputs, frozen.graph_def)
+        onnx_model, _ = common(
+            optimized,
+            name=name,
+            continue_on_error=True,
+            opset=opset,
+            custom_op_handlers=dict(tf2onnx_repairs.OP_HANDLERS),
+            input_names=inputs,
+            output_names=outputs,
+            tensors_to_rename=renames,
+        )
+    return onnx_model
 
 
 def _name_batch_dims(onnx_model: Any) -> None:
@@ -130,11 +162,12 @@ class TensorflowToOnnx(Converter):
 
         try:
             with locks.hold("tensorflow", self.name), _quiet_tf2onnx():
-                onnx_model, _ = tf2onnx.convert.from_function(
-                    traced.function,  # already traced for specs: tf2onnx reuses that trace
-                    input_signature=specs,
+                frozen = tf2onnx_repairs.freeze(traced.concrete)
+                onnx_model = _tf2onnx_from_frozen(
+                    frozen,
+                    name=tf_model.name,
                     opset=opset,
-                    custom_op_handlers=dict(CUSTOM_OP_HANDLERS),
+                    renames=frozen.renames(tf_model.input_names),
                 )
         except Exception as exc:
             raise ConversionError(
@@ -172,6 +205,7 @@ class TensorflowToOnnx(Converter):
                 "source_framework_version": tf.__version__,
                 "tf2onnx_version": tf2onnx.__version__,
                 "opset": str(opset_of(onnx_model)),
+                "tf2onnx_repairs": ",".join(frozen.applied),
                 "python": platform.python_version(),
             },
         )

@@ -1,0 +1,92 @@
+"""Zoo tier: every Keras Applications family (Keras 3), random weights, small inputs, logits.
+
+``weights=None`` downloads nothing. Each model gets the smallest input its family accepts
+(32 px; 75 px for InceptionV3 and InceptionResNetV2, 71 px for Xception), 10 classes and
+``classifier_activation=None``, so the check compares logits rather than softmax outputs that
+would hide errors. Images are uniform in [0, 255) for the families that include their own
+preprocessing (ConvNeXt, EfficientNet, EfficientNetV2, MobileNetV3) and in [-1, 1) for the
+rest. Keras 3.15 has no RegNet application (tf.keras 2.9 had), so RegNet is not here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from conformance.cases import Case
+
+BATCH = 8
+CLASSES = 10
+TAGS = ("keras-app", "cnn")
+
+
+def _builder(
+    application: str,
+    size: int,
+    seed: int,
+    *,
+    pixels: bool,
+    batch: int = BATCH,
+    **kwargs: Any,
+) -> Callable[[], tuple[Any, Any]]:
+    """A build() for ``keras.applications.<application>`` at ``size`` x ``size`` px."""
+
+    def build() -> tuple[Any, Any]:
+        import keras
+
+        keras.utils.set_random_seed(seed)
+        factory = getattr(keras.applications, application)
+        model = factory(
+            weights=None,
+            input_shape=(size, size, 3),
+            classes=CLASSES,
+            classifier_activation=None,
+            **kwargs,
+        )
+        rng = np.random.default_rng(seed)
+        low, high = (0.0, 255.0) if pixels else (-1.0, 1.0)
+        images = rng.uniform(low, high, (batch, size, size, 3)).astype(np.float32)
+        return model, images
+
+    return build
+
+
+def _case(name: str, build: Callable[[], tuple[Any, Any]], notes: str = "") -> Case:
+    return Case(name, "tensorflow", build, tags=TAGS, notes=notes)
+
+
+CASES = [
+    _case(
+        "keras_convnext_tiny",
+        _builder("ConvNeXtTiny", 32, 101, pixels=True),
+        "grouped 7x7 Conv2D runs through an XLA-only nested function; exact GELU (Erfc)",
+    ),
+    _case("keras_densenet121", _builder("DenseNet121", 32, 102, pixels=False)),
+    _case(
+        "keras_efficientnet_b0",
+        _builder("EfficientNetB0", 32, 103, pixels=True),
+        "Normalization layer constants are captured tensors",
+    ),
+    _case("keras_efficientnet_b1", _builder("EfficientNetB1", 32, 104, pixels=True)),
+    _case("keras_efficientnetv2_b0", _builder("EfficientNetV2B0", 32, 105, pixels=True)),
+    _case(
+        "keras_inception_resnet_v2",
+        _builder("InceptionResNetV2", 75, 106, pixels=False, batch=4),
+    ),
+    _case("keras_inception_v3", _builder("InceptionV3", 75, 107, pixels=False, batch=4)),
+    _case("keras_mobilenet", _builder("MobileNet", 32, 108, pixels=False)),
+    _case("keras_mobilenet_a050", _builder("MobileNet", 32, 109, pixels=False, alpha=0.5)),
+    _case("keras_mobilenet_v2", _builder("MobileNetV2", 32, 110, pixels=False)),
+    _case("keras_mobilenet_v3_small", _builder("MobileNetV3Small", 32, 111, pixels=True)),
+    _case("keras_mobilenet_v3_large", _builder("MobileNetV3Large", 32, 112, pixels=True)),
+    _case("keras_nasnet_mobile", _builder("NASNetMobile", 32, 113, pixels=False, batch=4)),
+    _case("keras_resnet50", _builder("ResNet50", 64, 114, pixels=False)),
+    _case("keras_resnet50_v2", _builder("ResNet50V2", 32, 115, pixels=False)),
+    _case("keras_vgg16", _builder("VGG16", 32, 116, pixels=False)),
+    _case("keras_vgg19", _builder("VGG19", 32, 117, pixels=False)),
+    _case("keras_xception", _builder("Xception", 71, 118, pixels=False, batch=4)),
+]
+
+SMOKE = ["keras_mobilenet_v3_small", "keras_efficientnet_b0", "keras_mobilenet_a050"]
