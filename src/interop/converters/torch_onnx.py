@@ -22,6 +22,7 @@ from interop.frameworks import locks
 from interop.frameworks import torch as torch_fw
 from interop.frameworks.onnx import (
     check_onnx,
+    from_program,
     graph_inputs,
     opset_of,
     save_onnx,
@@ -107,7 +108,10 @@ class TorchToOnnx(Converter):
             program, route = self._export_routes(
                 model, call, is_program, options, opset, input_names, output_names, warns
             )
-        onnx_model = program if route == "torchscript" else program.model_proto
+        # past the external-data threshold the program is saved straight to a data file
+        # (frameworks.onnx.from_program): no serialized proto holds the weights
+        onnx_model = program if route == "torchscript" else from_program(program)
+        del program
         if opset is not None and opset_of(onnx_model) != opset:
             raise ConversionError(
                 f"torch.onnx produced opset {opset_of(onnx_model)}, not the requested {opset}",

@@ -3,6 +3,10 @@ checks, provenance stamps and saving."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +82,12 @@ def unsupported_ops(model: Any) -> list[str]:
 
 
 def check_onnx(model: Any, converter: str) -> None:
-    """Fail with the cause when the model is not a valid ONNX model onnxruntime can load."""
+    """Fail with the cause when the model is not a valid ONNX model onnxruntime can load.
+
+    An :class:`ExternalOnnx` is checked on its path (``onnx.checker`` reads the graph and
+    verifies the data file's references without loading the weights); the op scan walks the
+    graph only. A size problem is named as one, never blamed on the opset.
+    """
     import onnx
 
     bad_ops = unsupported_ops(model)
@@ -88,14 +97,24 @@ def check_onnx(model: Any, converter: str) -> None:
             "these ops have no ONNX equivalent in this converter; replace the layer, "
             "or write a converter plugin that lowers it",
         )
+    external = isinstance(model, ExternalOnnx)
     try:
-        if model.ByteSize() < TWO_GB:
+        if external:
+            onnx.checker.check_model(str(model.path))
+        elif model.ByteSize() < TWO_GB:
             onnx.checker.check_model(model, full_check=True)
         else:
             onnx.checker.check_model(model)
     except Exception as exc:
+        text = first_line(exc)
+        if not external and ("serialize" in text.lower() or "2GB" in text or "2 GB" in text):
+            raise ConversionError(
+                f"{converter} produced an ONNX model over 2 GB held in one protobuf: {text}",
+                "the weights must go to external data (interop does this above "
+                f"{external_threshold()} bytes, {THRESHOLD_ENV}); report this with the model",
+            ) from exc
         raise ConversionError(
-            f"{converter} produced an invalid ONNX model: {first_line(exc)}",
+            f"{converter} produced an invalid ONNX model: {text}",
             "report this with the model; try another opset with opset=",
         ) from exc
 
@@ -121,10 +140,17 @@ def opset_of(model: Any) -> int:
 
 
 def save_onnx(model: Any, path: Path) -> None:
-    """One self-contained file below 2 GB; above, tensors go to ``NAME.data`` beside it."""
+    """One self-contained file below the threshold; above, tensors go to ``NAME.data``.
+
+    An :class:`ExternalOnnx` writes its graph to ``path`` and its one data file beside it
+    (hard-linked where the file system allows, else copied in chunks: never read whole).
+    """
     import onnx
 
-    if model.ByteSize() < TWO_GB:
+    path = Path(path)
+    if isinstance(model, ExternalOnnx):
+        model.write(path)
+    elif model.ByteSize() < min(TWO_GB, external_threshold()):
         onnx.save_model(model, str(path), save_as_external_data=False)
     else:
         onnx.save_model(
@@ -134,3 +160,139 @@ def save_onnx(model: Any, path: Path) -> None:
             all_tensors_to_one_file=True,
             location=path.name + ".data",
         )
+
+
+# -- models whose weights stay on disk ---------------------------------------------------
+
+THRESHOLD_ENV = "INTEROP_ONNX_EXTERNAL_DATA_BYTES"
+DEFAULT_EXTERNAL_THRESHOLD = 2**30
+"""Weights above this many bytes (1 GiB, half protobuf's 2 GB limit) stay in a data file."""
+
+
+def external_threshold() -> int:
+    """Bytes of weights above which an ONNX model keeps them as external data.
+
+    1 GiB by default, leaving room under protobuf's 2 GB for the graph itself; the
+    ``INTEROP_ONNX_EXTERNAL_DATA_BYTES`` environment variable lowers (or raises) it.
+    """
+    raw = os.environ.get(THRESHOLD_ENV, "").strip()
+    if not raw:
+        return DEFAULT_EXTERNAL_THRESHOLD
+    try:
+        value = int(float(raw))
+    except ValueError:
+        raise ConversionError(
+            f"{THRESHOLD_ENV}={raw!r} is not a number of bytes", f"unset {THRESHOLD_ENV}"
+        ) from None
+    return max(0, min(value, DEFAULT_EXTERNAL_THRESHOLD * 2 - 2**26))
+
+
+def _locations(proto: Any) -> set[str]:
+    import onnx
+
+    found: set[str] = set()
+    for tensor in onnx.external_data_helper._get_all_tensors(proto):
+        if onnx.external_data_helper.uses_external_data(tensor):
+            for entry in tensor.external_data:
+                if entry.key == "location":
+                    found.add(entry.value)
+    return found
+
+
+class ExternalOnnx:
+    """An ONNX model whose weights live in one data file beside its ``.onnx`` ``path``.
+
+    ``proto`` is the graph loaded with ``load_external_data=False``: every attribute of a
+    ModelProto (``graph``, ``metadata_props``, ``opset_import``...) reads through to it, so
+    code that inspects a model works unchanged, while runtimes and checks use ``path``.
+    ``owned_dir`` (a temporary directory) is removed when the object is collected.
+    """
+
+    def __init__(self, path: str | Path, proto: Any = None, owned_dir: str | None = None):
+        import onnx
+
+        self.path = Path(path)
+        self.proto = proto if proto is not None else onnx.load(
+            str(self.path), load_external_data=False
+        )
+        if owned_dir is not None:
+            weakref.finalize(self, shutil.rmtree, owned_dir, True)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "proto":
+            raise AttributeError(name)
+        return getattr(self.proto, name)
+
+    def data_files(self) -> list[Path]:
+        return [self.path.parent / loc for loc in sorted(_locations(self.proto))]
+
+    def data_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.data_files() if p.exists())
+
+    def write(self, path: Path) -> None:
+        """The graph (with the current metadata) to ``path``; the weights to ``NAME.data``."""
+        import onnx
+
+        files = self.data_files()
+        if len(files) != 1:
+            raise ConversionError(
+                f"{self.path.name} keeps its weights in {len(files)} files, not one",
+                "report this with the model",
+            )
+        target = path.with_name(path.name + ".data")
+        try:
+            os.link(files[0], target)
+        except OSError:
+            with open(files[0], "rb") as src, open(target, "wb") as dst:
+                shutil.copyfileobj(src, dst, 16 * 2**20)
+        proto = onnx.ModelProto()
+        proto.CopyFrom(self.proto)  # the graph without tensor bytes: small
+        for tensor in onnx.external_data_helper._get_all_tensors(proto):
+            for entry in tensor.external_data:
+                if entry.key == "location":
+                    entry.value = target.name
+        onnx.save_model(proto, str(path), save_as_external_data=False)
+
+
+def ir_weight_bytes(ir_model: Any) -> int:
+    """Bytes of an onnxscript IR model's initializers (read from their shapes, not copied)."""
+    total = 0
+    for value in ir_model.graph.initializers.values():
+        tensor = value.const_value
+        total += int(getattr(tensor, "nbytes", 0) or 0) if tensor is not None else 0
+    return total
+
+
+def from_program(program: Any) -> Any:
+    """An exporter's ONNXProgram (onnxscript IR) as a model interop can check and save.
+
+    Up to :func:`external_threshold` bytes of weights: ``program.model_proto`` as before.
+    Above: saved straight from the IR into a temporary directory with its weights in one
+    data file (tensor by tensor, never a whole serialized proto), then held as an
+    :class:`ExternalOnnx`.
+    """
+    if ir_weight_bytes(program.model) <= external_threshold():
+        return program.model_proto
+    directory = tempfile.mkdtemp(prefix="interop-onnx-")
+    path = Path(directory) / "model.onnx"
+    try:
+        program.save(str(path), external_data=True)
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+    return ExternalOnnx(path, owned_dir=directory)
+
+
+def load_saved(path: str | Path) -> Any:
+    """A saved ``.onnx``: a ModelProto, or an ExternalOnnx when its external weights are over
+    :func:`external_threshold`."""
+    import onnx
+
+    proto = onnx.load(str(path), load_external_data=False)
+    if not _locations(proto):
+        return proto
+    model = ExternalOnnx(path, proto=proto)
+    if model.data_bytes() <= external_threshold():  # small enough to hold whole, as before
+        onnx.load_external_data_for_model(proto, str(Path(path).parent))
+        return proto
+    return model

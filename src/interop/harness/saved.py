@@ -22,9 +22,10 @@ def _unsaveable(model: Any, path: Path) -> None:
 
 
 def _onnx_metadata(path: Path) -> tuple[Any, dict[str, Any]]:
-    import onnx
+    # weights in a data file beside it stay there: onnxruntime reads them from the path
+    from interop.frameworks.onnx import load_saved
 
-    model = onnx.load(str(path))
+    model = load_saved(path)
     props = {p.key: p.value for p in model.metadata_props}
     meta = json.loads(props[IO_METADATA_KEY]) if IO_METADATA_KEY in props else {}
     return model, meta

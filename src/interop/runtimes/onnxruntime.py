@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from interop.frameworks.onnx import graph_inputs, value_specs
+from interop.frameworks.onnx import ExternalOnnx, graph_inputs, value_specs
 from interop.runtimes.base import Runtime
 from interop.types import TensorSpec
 
@@ -14,7 +14,8 @@ if TYPE_CHECKING:  # numpy is imported where it is used: --list loads this modul
 
 
 class OnnxRuntime(Runtime):
-    """A loaded onnxruntime session. ``model`` is an onnx.ModelProto, bytes or a path."""
+    """A loaded onnxruntime session. ``model`` is an onnx.ModelProto, bytes, a path, or an
+    ExternalOnnx (loaded from its path, so the weights are read once, by onnxruntime)."""
 
     name = "onnxruntime"
     format = "onnx"
@@ -34,8 +35,10 @@ class OnnxRuntime(Runtime):
             opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
         model = self.model
-        if isinstance(model, (str, Path)):
-            source: Any = str(model)
+        if isinstance(model, ExternalOnnx):
+            source: Any = str(model.path)
+        elif isinstance(model, (str, Path)):
+            source = str(model)
         elif isinstance(model, bytes):
             source = model
         else:
@@ -48,7 +51,7 @@ class OnnxRuntime(Runtime):
     def input_specs(self) -> tuple[TensorSpec, ...]:
         import onnx
 
-        if isinstance(self.model, onnx.ModelProto):
+        if isinstance(self.model, (onnx.ModelProto, ExternalOnnx)):
             return value_specs(graph_inputs(self.model))
         specs = []
         for i in self.session.get_inputs():
