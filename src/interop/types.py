@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import glob
 import os
 import shutil
 import tempfile
@@ -161,7 +164,9 @@ class Conversion:
         The model is written to a temporary name in the destination directory and renamed
         into place, so a crash or an error leaves either no file or the previous one.
         """
-        return atomic_write(Path(path), lambda tmp: self.saver(self.model, tmp), overwrite)
+        return atomic_write(
+            Path(path), lambda tmp: self.saver(self.model, tmp), overwrite, model_bytes(self)
+        )
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -178,12 +183,17 @@ class Conversion:
 
 
 def atomic_write(
-    path: Path, write: Callable[[Path], None], overwrite: bool = True
+    path: Path, write: Callable[[Path], None], overwrite: bool = True, needed: int = 0
 ) -> Path:
     """Run ``write(tmp)`` for a temporary sibling of ``path``, then rename it into place.
 
-    Works for files and for directory formats (``.mlpackage``, SavedModel). Anything the
-    writer leaves behind is removed on failure.
+    Works for files and for directory formats (``.mlpackage``, SavedModel), and for a model
+    with sidecars (``model.onnx`` + ``model.onnx.data``): everything is written into one
+    hidden temporary directory beside ``path``; the sidecars are renamed into place first
+    and the model last, and on any error the ones already renamed are removed, so both
+    appear or neither does. A process killed while writing leaves only the hidden
+    directory (``.NAME.PID.*.tmp``), which the next save to the same name removes.
+    ``needed`` (bytes) is checked against the free space first (:func:`require_space`).
     """
     path = Path(path)
     parent = path.parent if str(path.parent) else Path(".")
@@ -196,16 +206,21 @@ def atomic_write(
         raise InvalidInput(
             f"{path} already exists", "pass --force (overwrite=True) to replace it"
         )
-    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent))
+    require_space(parent, needed, path.name)
+    _remove_stale(parent, path.name)
+    tmp_dir = Path(
+        tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=parent)
+    )
     tmp = tmp_dir / path.name
+    placed: list[Path] = []
     try:
         write(tmp)
         produced = sorted(tmp_dir.iterdir())
         if tmp not in produced:
             raise InvalidInput(f"the writer did not produce {path.name}", "report this as a bug")
-        extras = [p for p in produced if p != tmp]
-        for extra in extras:  # sidecars such as external-data files travel with the model
+        for extra in (p for p in produced if p != tmp):  # sidecars first, the model last
             os.replace(extra, parent / extra.name)
+            placed.append(parent / extra.name)
         if tmp.is_dir() and path.exists():
             backup = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=parent))
             os.replace(path, backup / path.name)
@@ -213,9 +228,67 @@ def atomic_write(
             shutil.rmtree(backup, ignore_errors=True)
         else:
             os.replace(tmp, path)
+        placed = []
+        stale = parent / f"{path.name}.data"
+        if not any(p.name == stale.name for p in produced) and stale.is_file():
+            stale.unlink()  # a self-contained model replaced one that had a data file
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise InvalidInput(
+                f"cannot write {path}: the disk is full ({exc.strerror})",
+                f"free space in {parent} or choose another output directory",
+            ) from exc
+        raise
     finally:
+        for p in placed:
+            with contextlib.suppress(OSError):
+                p.unlink()
         shutil.rmtree(tmp_dir, ignore_errors=True)
     return path
+
+
+def _remove_stale(parent: Path, name: str) -> None:
+    """Temporary directories of earlier saves to ``name`` whose process no longer exists."""
+    for old in parent.glob(f".{glob.escape(name)}.*.tmp"):
+        pid = old.name[len(name) + 2 :].split(".", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            pass
+
+
+def require_space(directory: Path, needed: int, what: str = "the model") -> None:
+    """Raise InvalidInput, before any work, when ``directory`` is not writable or has less
+    than ``needed`` bytes free (plus 5 % and 16 MiB of headroom)."""
+    directory = Path(directory)
+    if directory.is_dir() and not os.access(directory, os.W_OK | os.X_OK):
+        raise InvalidInput(
+            f"cannot write {what}: the output directory {directory} is not writable",
+            "choose a directory you can write to, or fix its permissions",
+        )
+    if needed <= 0 or not directory.is_dir():
+        return
+    stat = os.statvfs(directory)
+    free = stat.f_bavail * stat.f_frsize
+    want = int(needed * 1.05) + 2**24
+    if free < want:
+        raise InvalidInput(
+            f"not enough disk space for {what} in {directory}: about {_size(want)} needed, "
+            f"{_size(free)} free",
+            "free space there or choose another output directory (-o)",
+        )
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000  # type: ignore[assignment]
+    return str(n)
 
 
 IO_METADATA_KEY = "interop.io"
@@ -237,6 +310,17 @@ def io_metadata(conversion: Conversion) -> str:
         },
         sort_keys=True,
     )
+
+
+def model_bytes(conversion: Conversion) -> int:
+    """About how many bytes saving the model writes (0 when it cannot tell cheaply)."""
+    model = conversion.model
+    for attr in ("data_bytes", "ByteSize"):
+        size = getattr(model, attr, None)
+        if callable(size):
+            with contextlib.suppress(Exception):
+                return int(size()) + (int(model.proto.ByteSize()) if attr == "data_bytes" else 0)
+    return 0
 
 
 def stamp_io_metadata(conversion: Conversion) -> None:
