@@ -118,7 +118,10 @@ def hold(name: str, what: str = "") -> Iterator[None]:
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "lock %s%s: waited %.3f s, held %.3f s (%s)",
-                name, f" for {what}" if what else "", wait, kept,
+                name,
+                f" for {what}" if what else "",
+                wait,
+                kept,
                 threading.current_thread().name,
             )
 
@@ -157,6 +160,7 @@ _SHARED_STATE_ERRORS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("torch", r"is not tracked with proxy for <torch\.fx"),
         ("coremltools", r"InvalidBlockStateError"),
         ("coremltools", r"Must not be called outside of (a )?(block|function) context"),
+        ("coremltools", r"Var %?\S+.{0,120} not visible in the block"),
     )
 )
 # AssertionErrors raised inside these coremltools modules: graph passes and the builder's
@@ -203,8 +207,11 @@ def concurrency_error(exc: BaseException, converter: str = "") -> ConversionErro
     if library is None:
         return None
     cause = next(
-        (f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
-         for e in _chain(exc) if not isinstance(e, InteropError)),
+        (
+            f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+            for e in _chain(exc)
+            if not isinstance(e, InteropError)
+        ),
         str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
     )
     held_now = ", ".join(held()) or "none"
