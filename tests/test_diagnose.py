@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -326,8 +327,8 @@ def test_unsupported_op_names_op_layer_and_line() -> None:
     with pytest.raises(interop.ConversionError) as caught:
         interop.convert(WithEig(), to="onnx", example_inputs=(torch.randn(2, 4),))
     error = caught.value
-    line = next(i for i, text in enumerate(open(__file__), 1) if "# LINE-OF-EIG" in text
-                and "linalg" in text)
+    lines = Path(__file__).read_text().splitlines()
+    line = next(i for i, text in enumerate(lines, 1) if "linalg.eig(" in text and text.endswith("# LINE-OF-EIG"))
     assert error.op == "aten.linalg_eig"
     assert error.layer == "head"
     assert error.source_location == f"{__file__}:{line}"

@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from interop.diagnose import coreml_values, onnx_nodes
+import interop.diagnose.coreml_values as coreml_values
+import interop.diagnose.onnx_nodes as onnx_nodes
 from interop.diagnose.collect_torch import note_drift
 from interop.diagnose.onnx_values import run_with_values
 from interop.diagnose.probes import Probe, leaves

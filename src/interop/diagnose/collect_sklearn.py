@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
+import interop.diagnose.onnx_nodes as onnx_nodes
 from interop import registry
-from interop.diagnose import onnx_nodes
 from interop.diagnose.collect_torch import note_drift
 from interop.diagnose.onnx_values import run_with_values
 from interop.diagnose.probes import Probe, leaves

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from interop.diagnose import coreml_values, onnx_nodes
+import interop.diagnose.coreml_values as coreml_values
+import interop.diagnose.onnx_nodes as onnx_nodes
 from interop.diagnose.onnx_values import final_output_drift, run_with_values
 from interop.diagnose.probes import Probe
 from interop.diagnose.scoped import scope_probes

@@ -32,7 +32,7 @@ def _builtin(source: str, target: str) -> Collector | None:
 
         return torch_coreml
     if source == "tensorflow" and target in ("onnx", "coreml"):
-        from interop.diagnose import collect_keras
+        import interop.diagnose.collect_keras as collect_keras
 
         return collect_keras.keras_onnx if target == "onnx" else collect_keras.keras_coreml
     if source == "sklearn" and target == "onnx":

@@ -24,30 +24,29 @@ class Node:
     outputs: tuple[str, ...]
 
 
-def owned(
-    layer: str, nodes: Sequence[Node], owner: Callable[[Node], str | None], nested: bool
-) -> list[Node]:
-    """The nodes computing ``layer``; with ``nested`` a layer also owns its sublayers' nodes
-    (torch module paths: ``encoder`` owns ``encoder.0.attn``)."""
-    found = []
-    for node in nodes:
-        scope = owner(node)
-        if scope is None:
-            continue
-        if scope == layer or (nested and layer and scope.startswith(layer + ".")):
-            found.append(node)
-    return found
+def owned(layer: str, scopes: Sequence[str | None], nested: bool) -> list[int]:
+    """Indices of the nodes computing ``layer`` (``scopes[i]`` is node i's owner); with
+    ``nested`` a layer also owns its sublayers' nodes (torch module paths: ``encoder``
+    owns ``encoder.0.attn``)."""
+    prefix = layer + "."
+    return [
+        i for i, scope in enumerate(scopes)
+        if scope is not None and (scope == layer or (nested and layer and scope.startswith(prefix)))
+    ]
 
 
-def boundary(mine: Sequence[Node], nodes: Sequence[Node], graph_outputs: set[str]) -> list[str]:
-    """Values ``mine`` produce that a node outside them reads, or that leave the graph."""
-    inside = {id(n) for n in mine}
-    read_outside = {i for n in nodes if id(n) not in inside for i in n.inputs}
+def boundary(
+    mine: Sequence[int], nodes: Sequence[Node], readers: dict[str, set[int]],
+    graph_outputs: set[str],
+) -> list[str]:
+    """Values the nodes ``mine`` produce that a node outside them reads, or that leave
+    the graph."""
+    inside = set(mine)
     return [
         out
-        for node in mine
-        for out in node.outputs
-        if out in read_outside or out in graph_outputs
+        for i in mine
+        for out in nodes[i].outputs
+        if out in graph_outputs or (readers.get(out, set()) - inside)
     ]
 
 
@@ -62,10 +61,18 @@ def scope_probes(
 ) -> list[Probe]:
     """One probe per layer that owns nodes: the original's leaves against the converted
     boundary values, read in one run of the converted model."""
+    scopes = [owner(node) for node in nodes]  # once: owners may parse node metadata
+    readers: dict[str, set[int]] = {}
+    for i, node in enumerate(nodes):
+        for name in node.inputs:
+            readers.setdefault(name, set()).add(i)
     plans: list[tuple[str, list[np.ndarray], list[Node], list[str]]] = []
     for layer, originals in layers:
-        mine = owned(layer, nodes, owner, nested)
-        plans.append((layer, originals, mine, boundary(mine, nodes, graph_outputs)))
+        mine = owned(layer, scopes, nested)
+        plans.append((
+            layer, originals, [nodes[i] for i in mine],
+            boundary(mine, nodes, readers, graph_outputs),
+        ))
     wanted = list(dict.fromkeys(v for *_, values in plans for v in values))
     values = run(wanted) if wanted else {}
     probes = []

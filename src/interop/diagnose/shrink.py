@@ -106,7 +106,6 @@ def shrink(judge: OutputJudge, feed: dict[str, Any]) -> tuple[dict[str, Any] | N
             break
     parts = 2
     while floats and tries < MAX_TRIES and parts <= 64:  # zero chunks that do not matter
-        changed = False
         for name in floats:
             flat = current[name].reshape(-1)
             for chunk in np.array_split(np.arange(flat.size), parts):
@@ -116,7 +115,7 @@ def shrink(judge: OutputJudge, feed: dict[str, Any]) -> tuple[dict[str, Any] | N
                 trial[chunk] = 0
                 candidate = {**current, name: trial.reshape(current[name].shape)}
                 if fails(candidate):
-                    current, flat, changed = candidate, trial, True
+                    current, flat = candidate, trial
         parts *= 2
     end = _size(current)
     info = {
