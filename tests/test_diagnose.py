@@ -328,7 +328,10 @@ def test_unsupported_op_names_op_layer_and_line() -> None:
         interop.convert(WithEig(), to="onnx", example_inputs=(torch.randn(2, 4),))
     error = caught.value
     lines = Path(__file__).read_text().splitlines()
-    line = next(i for i, text in enumerate(lines, 1) if "linalg.eig(" in text and text.endswith("# LINE-OF-EIG"))
+    line = next(
+        i for i, text in enumerate(lines, 1)
+        if "linalg.eig(" in text and text.endswith("# LINE-OF-EIG")
+    )
     assert error.op == "aten.linalg_eig"
     assert error.layer == "head"
     assert error.source_location == f"{__file__}:{line}"
