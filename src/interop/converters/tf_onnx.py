@@ -22,7 +22,16 @@ from interop.converters import tf2onnx_repairs
 from interop.converters.base import Converter
 from interop.errors import ConversionError, InvalidInput, first_line
 from interop.frameworks import locks
-from interop.frameworks.onnx import check_onnx, opset_of, save_onnx, stamp_provenance, value_specs
+from interop.frameworks.onnx import (
+    check_onnx,
+    external_threshold,
+    from_tensor_storage,
+    graph_def_weight_bytes,
+    opset_of,
+    save_onnx,
+    stamp_provenance,
+    value_specs,
+)
 from interop.types import FP32_TOLERANCE, Conversion, Tolerance
 
 log = logging.getLogger("interop.converters.tf_onnx")
@@ -97,9 +106,13 @@ def _tf2onnx_from_frozen(
     with tf.device("/cpu:0"):
         with tf.Graph().as_default():
             optimized = tf_loader.tf_optimize(inputs, outputs, frozen.graph_def)
-        onnx_model, _ = common(
+        # past the external-data threshold tf2onnx keeps the big tensors out of the proto
+        # (large_model); they go to one data file, not to its zip (frameworks.onnx)
+        large = graph_def_weight_bytes(frozen.graph_def) > external_threshold()
+        onnx_model, storage = common(
             optimized,
             name=name,
+            large_model=large,
             continue_on_error=True,
             opset=opset,
             custom_op_handlers=dict(tf2onnx_repairs.OP_HANDLERS),
@@ -107,6 +120,8 @@ def _tf2onnx_from_frozen(
             output_names=outputs,
             tensors_to_rename=renames,
         )
+    if large and storage is not None:
+        return from_tensor_storage(onnx_model, storage)
     return onnx_model
 
 
