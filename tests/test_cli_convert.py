@@ -107,6 +107,27 @@ def test_factory_and_force(tmp_path, capsys, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]  # no temp left
 
 
+def test_optimize_writes_the_best_variant_and_prints_the_table(tmp_path, capsys, monkeypatch):
+    from tests.bad_inputs.factories import wide_torch
+
+    monkeypatch.chdir(ROOT)
+    out = tmp_path / "model.onnx"
+    code, stdout, err = convert(["tests.bad_inputs.factories:wide_torch", "--to", "onnx", "-o",
+                                 str(out), "--optimize", "fp32", "--json"], capsys)
+    assert code == 0, err
+    summary = json.loads(stdout)
+    assert summary["optimize"]["profile"] == "fp32" and summary["optimize"]["best"]
+    # whatever variant won, the written file matches the original under the fp32 profile
+    x = fresh_x(cols=32)
+    (got,) = run_onnx(out, x)
+    expected = torch_reference(wide_torch()[0], x)
+    assert np.all(np.abs(got - expected) <= 1e-4 + 1e-4 * np.abs(expected))
+    code, stdout, err = convert(["tests.bad_inputs.factories:wide_torch", "--to", "onnx", "-o",
+                                 str(out), "--optimize", "fp32", "--force"], capsys)
+    assert code == 0, err
+    assert "plain" in stdout and "ort-basic" in stdout  # the candidate table
+
+
 # -- keras / tensorflow ----------------------------------------------------------------------
 
 

@@ -52,6 +52,7 @@ examples:
   interop-convert model.keras --to coreml -o model.mlpackage --precision fp16
   interop-convert clf.skops --to onnx -o clf.onnx --sample X.csv --check --report r.html
   interop-convert model.pt2 --to onnx -o model.onnx --check --tolerance 1e-5,1e-4
+  interop-convert model.pt2 --to onnx -o model.onnx --optimize int8
   interop-convert model.pt2 --to onnx -o model.onnx --import mymodels.outputs --trust
   interop-convert mypkg.models:build --to onnx -o m.onnx --opset 18 --json
   interop-convert --list
@@ -131,6 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--diagnose", action="store_true",
                         help="when parity fails, compare layer by layer and print the first "
                         "divergent layer and the worst ones; implies --check")
+    parser.add_argument("--optimize", choices=("fp32", "fp16", "int8"), metavar="PROFILE",
+                        help="try optimised variants (fp32: graph rewrites; fp16: half precision; "
+                        "int8: quantisation), check each against the original, write the "
+                        "fastest that passes and print the candidate table")
     parser.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     safety = parser.add_argument_group("safety")
     safety.add_argument("--allow-pickle", action="store_true",
@@ -220,6 +225,13 @@ def _convert(args: argparse.Namespace) -> int:
                 loaded.model, to=args.to, example_inputs=example, converter=args.converter,
                 opset=args.opset, precision=args.precision, options=plan["options"] or None,
             )
+        table = None
+        if args.optimize:
+            with progress.stage("optimize"):
+                optimization = interop.optimize(loaded.model, conversion, profile=args.optimize)
+            conversion, table = optimization.best, optimization.table()
+            summary["optimize"] = {"profile": args.optimize, "best": optimization.best_name,
+                                   "speedup": optimization.speedup}
         summary.update(conversion.summary())
         report = None
         if args.check or args.report or args.tolerance or args.diagnose:
@@ -255,6 +267,8 @@ def _convert(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(summary)
     else:
+        if table:
+            print(table)
         print_result(conversion, str(written), report, args.report)
     return EXIT_OK
 
