@@ -259,6 +259,15 @@ def conformance(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def sklearn_coverage(session: nox.Session) -> None:
+    """every scikit-learn estimator to ONNX and Core ML; rewrites
+    conformance/results/sklearn_coverage.json and its support-matrix section (about 15 min
+    on 2 shared cores)."""
+    install(session, "-e", ".[sklearn,coreml]")
+    session.run("python", "scripts/sklearn_coverage.py", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def docs(session: nox.Session) -> None:
     """build the documentation site with mkdocs, warnings as errors, no network."""
     install(session, "mkdocs")

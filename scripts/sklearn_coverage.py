@@ -152,8 +152,8 @@ def _families(spec: Any) -> set[str]:
 
 
 def run(only: list[str]) -> dict[str, Any]:
-    import sklearn
     import skl2onnx
+    import sklearn
     from skl2onnx._supported_operators import sklearn_operator_name_map
     from sklearn.utils import all_estimators
 
@@ -186,8 +186,8 @@ def run(only: list[str]) -> dict[str, Any]:
 def _counts(rows: list[dict[str, Any]]) -> dict[str, Any]:
     counts: dict[str, Any] = {}
     for target in ("onnx", "coreml"):
-        for scope, subset in (("all", rows),
-                              ("skl2onnx_registered", [r for r in rows if r["skl2onnx_registered"]])):
+        registered = [r for r in rows if r["skl2onnx_registered"]]
+        for scope, subset in (("all", rows), ("skl2onnx_registered", registered)):
             tally = {"pass": 0, "fail": 0, "n/a": 0}
             for row in subset:
                 tally[row[target]["status"]] += 1

@@ -1,17 +1,17 @@
 """scikit-learn estimators and pipelines to ONNX through skl2onnx, with zipmap off by default.
 
 Outputs, by the original's names: classifiers give ``label`` (predict) and ``probabilities``
-(predict_proba; a classifier without predict_proba gives ``decision_function`` instead when
-it has more than two classes), regressors ``predictions`` (always 2-D, ``(N, n_targets)``),
+(predict_proba; a classifier without predict_proba gives ``decision_function`` instead when it
+has more than two classes), regressors ``predictions`` (always 2-D, ``(N, n_targets)``),
 transformers ``transform``. A text vectorizer first (TF-IDF, counts, hashing) takes its
 documents as scikit-learn does, a list or 1-D array of strings, which becomes one ``(N, 1)``
-string input ``X`` (input_layout ``"text"``). An ndarray sample makes one input ``X``. A DataFrame sample makes
-one ``(N, 1)`` input per column (strings as string tensors, integers as int64, floats as the
-chosen ``dtype``) only for a model that picks its columns by name (a ColumnTransformer first):
-every other estimator takes one matrix, and skl2onnx refuses it several inputs ("at most 1
-input(s)"), so its DataFrame becomes one ``X`` of the frame's values (int64 when every column
-is an integer, else floats, else strings). A frame that mixes text and numbers cannot be one
-tensor and keeps one input per column.
+string input ``X`` (input_layout ``"text"``). An ndarray sample makes one input ``X``. A
+DataFrame sample makes one ``(N, 1)`` input per column (strings as string tensors, integers as
+int64, floats as the chosen ``dtype``) only for a model that picks its columns by name (a
+ColumnTransformer first): every other estimator takes one matrix, and skl2onnx refuses it
+several inputs ("at most 1 input(s)"), so its DataFrame becomes one ``X`` of the frame's values
+(int64 when every column is an integer, else floats, else strings). A frame that mixes text and
+numbers cannot be one tensor and keeps one input per column.
 
 HistGradientBoosting with native categorical features goes through
 ``sklearn_onnx_categorical``: skl2onnx converts a copy whose bitset splits became ``<=``

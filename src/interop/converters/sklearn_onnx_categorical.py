@@ -30,7 +30,7 @@ def graft_preamble(onnx_model: Any, plan: CategoricalPlan, inputs: list[Any],
     graph = onnx_model.graph
     declared = [value for value in graph.input if value.name == FEATURES]
     batch = declared[0].type.tensor_type.shape.dim[0] if declared else None
-    elem = {"object": TensorProto.STRING, "int64": TensorProto.INT64}
+    elem: dict[str, int] = {"object": TensorProto.STRING, "int64": TensorProto.INT64}
     by_name = {item.name: item for item in inputs}
     nodes: list[Any] = []
     gathered: set[str] = set()

@@ -96,7 +96,7 @@ class SklearnRuntime(Runtime):
                 "key the feed by " + ", ".join(self._inputs),
             )
         if self._text:  # documents, as scikit-learn's text vectorizers take them
-            data = [str(d) for d in np.asarray(feed["X"]).reshape(-1)]
+            data: Any = [str(d) for d in np.asarray(feed["X"]).reshape(-1)]
         elif self._per_column:
             data = self._frame({name: feed[name] for name in self._columns})
         else:
