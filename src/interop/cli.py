@@ -214,10 +214,15 @@ def _convert(args: argparse.Namespace) -> int:
     with contextlib.redirect_stdout(LogWriter("interop.cli.stdout", errors)), quiet_stderr:
         import interop
         from interop import loaders
+        from interop.types import require_space, weight_bytes
 
+        out_dir = Path(args.output).parent
+        require_space(out_dir, 0, args.output)  # not writable: say so before loading
         with progress.stage("load"):
             loaded = loaders.load_model(args.model, allow_pickle=args.allow_pickle,
                                         trust=args.trust, imports=args.imports)
+        # too little disk for the weights: say so before converting (size from the parameters)
+        require_space(out_dir, weight_bytes(loaded.model), args.output)
         with progress.stage("validate"):
             example = cli_args.example_inputs(args, plan, loaded)
         with progress.stage("convert"):
@@ -262,6 +267,8 @@ def _convert(args: argparse.Namespace) -> int:
         with progress.stage("write"):
             written = conversion.save(Path(args.output), overwrite=args.force)
     summary["output"] = str(written)
+    data_file = Path(str(written) + ".data")  # weights kept as external data (large ONNX)
+    summary["files"] = [str(written)] + ([str(data_file)] if data_file.is_file() else [])
     summary["timings_s"] = progress.timings
     summary["exit_code"] = EXIT_OK
     if args.json:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 EXIT_OK = 0
@@ -175,6 +176,10 @@ def print_result(conversion: Any, written: str, report: Any, report_path: str | 
     line = (f"wrote {written} ({conversion.source} -> {conversion.target} with "
             f"{conversion.converter})")
     sys.stdout.write(line + "\n")
+    data_file = Path(written + ".data")
+    if data_file.is_file():  # a large ONNX model: the graph and its weights, as a pair
+        size = data_file.stat().st_size / 1e9
+        sys.stdout.write(f"wrote {data_file} (its weights, {size:.2f} GB; keep them together)\n")
     outputs = conversion.validation.get("outputs", {}) if conversion.validation else {}
     errors = [o["max_abs_error"] for o in outputs.values() if o.get("max_abs_error") is not None]
     if errors:

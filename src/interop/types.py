@@ -283,6 +283,25 @@ def require_space(directory: Path, needed: int, what: str = "the model") -> None
         )
 
 
+def weight_bytes(model: Any) -> int:
+    """Bytes of a model's weights, read from shapes without importing its framework: torch
+    parameters and buffers, Keras weights; 0 when unknown (then no size is checked)."""
+    total = 0
+    with contextlib.suppress(Exception):
+        if callable(getattr(model, "parameters", None)) and callable(
+            getattr(model, "buffers", None)
+        ):
+            for t in list(model.parameters()) + list(model.buffers()):
+                total += int(t.numel()) * int(t.element_size())
+        elif isinstance(getattr(model, "weights", None), list):
+            import numpy as np
+
+            for w in model.weights:
+                dtype = np.dtype(getattr(w.dtype, "name", str(w.dtype)))
+                total += int(np.prod([int(d) for d in w.shape])) * dtype.itemsize
+    return total
+
+
 def _size(n: int) -> str:
     for unit in ("bytes", "KB", "MB", "GB"):
         if n < 1000 or unit == "GB":
