@@ -50,6 +50,7 @@ def _builder(
         images = rng.uniform(low, high, (batch, size, size, 3)).astype(np.float32)
         return model, images
 
+    build.application = application  # type: ignore[attr-defined]  # the family, for tests
     return build
 
 

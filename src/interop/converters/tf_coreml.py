@@ -17,6 +17,7 @@ from interop._lazy import LazyModule
 from interop.converters import _coreml, tf2onnx_repairs
 from interop.errors import ConversionError, first_line
 from interop.frameworks import locks
+from interop.frameworks.tensorflow_import import quiet_native
 from interop.types import Conversion
 
 if TYPE_CHECKING:
@@ -85,7 +86,8 @@ class TensorflowToCoreml(_coreml.MLProgramConverter):
         for flexible in (True, False) if dynamic else (False,):
             with locks.hold("tensorflow", "trace"):  # TensorFlow's tracing state
                 arrays, specs, traced = trace_examples(tf_model, arrays, flexible)
-                source, extra = _graph_source(ct, traced)
+                with quiet_native(self.name):  # grappler's start-up lines
+                    source, extra = _graph_source(ct, traced)
             ct_inputs = []
             for spec in specs:
                 shape: list[Any] = [int(d) if d is not None else None for d in spec.shape.as_list()]
@@ -98,6 +100,7 @@ class TensorflowToCoreml(_coreml.MLProgramConverter):
                 # and passes: both libraries' locks, in order (frameworks.locks)
                 with (
                     locks.hold_all("tensorflow", "coremltools", what=self.name),
+                    quiet_native(self.name),
                     _coreml.quiet_coremltools() as during,
                 ):
                     mlmodel = ct.convert(

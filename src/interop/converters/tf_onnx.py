@@ -32,6 +32,7 @@ from interop.frameworks.onnx import (
     stamp_provenance,
     value_specs,
 )
+from interop.frameworks.tensorflow_import import quiet_native
 from interop.types import FP32_TOLERANCE, Conversion, Tolerance
 
 log = logging.getLogger("interop.converters.tf_onnx")
@@ -173,10 +174,15 @@ class TensorflowToOnnx(Converter):
             arrays, specs, traced = trace_examples(tf_model, arrays, dynamic_batch)
         output_names = traced.output_names
 
-        import tf2onnx
+        with quiet_native("import tf2onnx"):  # it loads more of TensorFlow's native code
+            import tf2onnx
 
         try:
-            with locks.hold("tensorflow", self.name), _quiet_tf2onnx():
+            with (
+                locks.hold("tensorflow", self.name),
+                quiet_native(self.name),
+                _quiet_tf2onnx(),
+            ):
                 frozen = tf2onnx_repairs.freeze(traced.concrete)
                 onnx_model = _tf2onnx_from_frozen(
                     frozen,

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from interop.errors import ConversionError, InteropError, InvalidInput, first_line
+from interop.frameworks.tensorflow_import import import_tensorflow, quiet_native
 from interop.types import TensorSpec
 
 if TYPE_CHECKING:  # numpy is imported where it is used: --list loads this module
@@ -29,14 +30,6 @@ FEED_BATCH = 8
 """Batch size of a feed generated from a model's own signature."""
 
 FEED_SEED = 0
-
-
-def import_tensorflow() -> Any:
-    """Import TensorFlow with its C++ log noise turned down (only effective on first import)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
-
-    return tf
 
 
 @dataclass(frozen=True)
@@ -208,7 +201,8 @@ def _load_path(p: Path) -> TfModel:
         kind = "SavedModel"
     else:
         import_tensorflow()
-        import keras
+        with quiet_native("import keras"):  # keras loads TensorFlow's native code once more
+            import keras
 
         loaded = keras.saving.load_model(str(p), safe_mode=True)
         kind = "Keras model"

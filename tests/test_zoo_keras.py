@@ -1,0 +1,73 @@
+"""Zoo tier, Keras Applications: the SMOKE subset converts to ONNX and Core ML and matches.
+
+Through the public API only (interop.convert, interop.check), at the default tolerances.
+The full family runs in ``python -m conformance --tier zoo``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("tensorflow", reason="the tensorflow extra is not installed")
+pytest.importorskip("tf2onnx", reason="the tensorflow extra is not installed")
+pytest.importorskip("coremltools", reason="the coreml extra is not installed")
+
+import interop  # noqa: E402
+from conformance.cases import zoo_keras  # noqa: E402
+
+CASES = {case.name: case for case in zoo_keras.CASES}
+_BUILT: dict[str, tuple] = {}
+
+
+def _built(name: str) -> tuple:
+    if name not in _BUILT:
+        _BUILT[name] = CASES[name].build()
+    return _BUILT[name]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _forget_models():
+    yield
+    _BUILT.clear()
+
+
+def test_every_keras_applications_family_is_in_the_zoo():
+    import keras
+
+    def family(factory_name: str) -> str:
+        return getattr(keras.applications, factory_name).__module__.rsplit(".", 1)[-1]
+
+    families = {family(n) for n in dir(keras.applications) if n[:1].isupper()}
+    covered = {family(case.build.application) for case in zoo_keras.CASES}
+    assert families == covered
+    assert len(families) >= 14
+    assert set(zoo_keras.SMOKE) <= set(CASES)
+    assert all(c.framework == "tensorflow" and "keras-app" in c.tags for c in zoo_keras.CASES)
+
+
+@pytest.mark.parametrize("name", zoo_keras.SMOKE)
+def test_smoke_model_converts_to_onnx_and_matches(name):
+    model, images = _built(name)
+    conv = interop.convert(model, to="onnx", example_inputs=images)
+    assert [i.name for i in conv.model.graph.input] == list(conv.input_map)
+    assert "StatefulPartitionedCall" not in {n.op_type for n in conv.model.graph.node}
+    report = interop.check(model, conv, latency=False)
+    assert report.passed, report.to_dict()["parity"]
+    worst = max(p["max_abs_error"] for p in report.to_dict()["parity"])
+    assert worst < 1e-3, worst
+
+
+@pytest.mark.parametrize("name", zoo_keras.SMOKE)
+def test_smoke_model_converts_to_coreml_fp16_and_matches(name):
+    model, images = _built(name)
+    conv = interop.convert(model, to="coreml", example_inputs=images)
+    report = interop.check(model, conv, latency=False)
+    assert report.passed, report.to_dict()["parity"]
+
+
+def test_zoo_conversion_is_quiet_at_the_file_descriptors(capfd):
+    model, images = _built(zoo_keras.SMOKE[0])
+    capfd.readouterr()
+    interop.convert(model, to="onnx", example_inputs=images)
+    captured = capfd.readouterr()
+    assert captured.out == "" and captured.err == "", captured
