@@ -102,8 +102,8 @@ def _fit(cls: Any) -> tuple[Any, Any] | str:
         estimator = cls()
     except TypeError as exc:
         return "needs constructor arguments: " + _first_line(exc)
-    X, y, example = _data(name, estimator)
     try:
+        X, y, example = _data(name, estimator)
         with warnings.catch_warnings(), threadpool_limits(limits=1), _deadline(TIMEOUT_S):
             warnings.simplefilter("ignore")
             takes_y = "y" in inspect.signature(estimator.fit).parameters
