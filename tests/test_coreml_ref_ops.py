@@ -121,6 +121,37 @@ def test_conv1d_and_conv3d():
 
 
 @pytest.mark.parametrize(
+    ("kernel", "groups", "strides", "dilations", "pad_type"),
+    [
+        (1, 1, [1, 1], [1, 1], "valid"),  # pointwise: a matmul over channels, no patches
+        (1, 1, [2, 2], [1, 1], "valid"),  # pointwise with a stride: subsampled first
+        (1, 1, [1, 1], [1, 1], "same"),
+        (3, 6, [1, 1], [1, 1], "same"),  # depthwise: a multiply-add per kernel offset
+        (3, 6, [2, 1], [2, 2], "valid"),
+        (5, 6, [2, 2], [1, 1], "same_lower"),
+    ],
+)
+def test_pointwise_and_depthwise_conv_fast_paths(kernel, groups, strides, dilations, pad_type):
+    x = randn(2, 6, 9, 10)
+    w = randn(6 if groups == 6 else 5, 6 // groups, kernel, kernel)
+    b = randn(w.shape[0])
+    conv = lambda x: mb.conv(  # noqa: E731
+        x=x, weight=w, bias=b, strides=strides, pad_type=pad_type, dilations=dilations,
+        groups=groups,
+    )
+    got = run_mil(conv, {"x": x})
+    padding = 0 if pad_type == "valid" else (kernel - 1) // 2 if strides == [1, 1] else None
+    if padding is None:  # same_lower, stride 2, kernel 5 on 9x10: begin 2, end 1 / 2, 1
+        xt = F.pad(torch.from_numpy(x), (2, 1, 2, 2))
+        want = F.conv2d(xt, torch.from_numpy(w), torch.from_numpy(b), stride=strides,
+                        groups=groups)
+    else:
+        want = F.conv2d(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b),
+                        stride=strides, dilation=dilations, padding=padding, groups=groups)
+    close(got, want, atol=1e-4)
+
+
+@pytest.mark.parametrize(
     ("strides", "pad", "groups", "dilations", "output_padding"),
     [
         ([2, 2], [1, 1, 1, 1], 1, [1, 1], 0),

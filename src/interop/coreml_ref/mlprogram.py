@@ -33,7 +33,7 @@ from interop.types import TensorSpec
 
 
 class _Step:
-    __slots__ = ("op_type", "fn", "bindings", "outputs", "dtypes", "blocks")
+    __slots__ = ("op_type", "fn", "bindings", "outputs", "dtypes", "blocks", "frees")
 
     def __init__(
         self,
@@ -50,6 +50,8 @@ class _Step:
         self.outputs = outputs
         self.dtypes = dtypes
         self.blocks = blocks or []
+        # names whose last reader is this step: dropped from the environment after it runs
+        self.frees: tuple[str, ...] = ()
 
 
 class _Block:
@@ -90,6 +92,8 @@ class MLProgramExecutor:
         self.output_names = list(block.outputs)
         self.constants: dict[str, Any] = {}
         self.steps = self._compile(block)
+        _widen_constants(self.constants, self.steps)
+        _plan_frees(self.steps, set(self.output_names) | set(self.constants))
 
     def _compile(self, block: Any) -> list[_Step]:
         table = all_ops()
@@ -146,14 +150,14 @@ class MLProgramExecutor:
                     "inputs: " + ", ".join(self.input_dtypes),
                 )
             env[name] = np.asarray(feed[name]).astype(dtype)
-        self._run_steps(self.steps, env)
+        self._run_steps(self.steps, env, free=keep is None)  # kept values must survive
         names = list(self.output_names)
         if keep is not None:
             wanted = [o for s in self.steps for o in s.outputs] if keep == "all" else keep
             names += [n for n in wanted if n in env and n not in names]
         return {name: np.asarray(env[name]) for name in names}
 
-    def _run_steps(self, steps: list[_Step], env: dict[str, Any]) -> None:
+    def _run_steps(self, steps: list[_Step], env: dict[str, Any], free: bool = True) -> None:
         for step in steps:
             values = {
                 arg: [env[ref] if kind == "name" else ref for kind, ref in items]
@@ -184,6 +188,8 @@ class MLProgramExecutor:
                 )
             for name, value, dtype in zip(step.outputs, results, step.dtypes, strict=True):
                 env[name] = _store(value, dtype)
+            for name in step.frees if free else ():
+                env.pop(name, None)
 
     def _run_block(self, block: _Block, env: dict[str, Any], inputs: list[Any]) -> list[Any]:
         scope = dict(env)  # a nested block sees the enclosing values
@@ -230,6 +236,52 @@ def _store(value: Any, dtype: Any) -> Any:
     if dtype is None or dtype is object or isinstance(value, (str, list)):
         return value
     return np.asarray(value).astype(dtype, copy=False)
+
+
+def _widen_constants(constants: dict[str, Any], steps: list[_Step]) -> None:
+    """fp16 weights widened to fp32 once, instead of at every read of every run.
+
+    Exact: every fp16 value is an fp32 value, and each op's result is still rounded to the
+    dtype the program declares for it, so the emulated fp16 storage is unchanged.
+    """
+    for name, value in constants.items():
+        if isinstance(value, np.ndarray) and value.dtype == np.float16:
+            constants[name] = value.astype(np.float32)
+    for step in steps:
+        for items in step.bindings.values():
+            for i, (kind, ref) in enumerate(items):
+                if kind == "value" and isinstance(ref, np.ndarray) and ref.dtype == np.float16:
+                    items[i] = (kind, ref.astype(np.float32))
+        for block in step.blocks:
+            _widen_constants({}, block.steps)
+
+
+def _names_read(step: _Step) -> set[str]:
+    """Every name a step reads, including those read inside its nested blocks."""
+    names = {ref for items in step.bindings.values() for kind, ref in items if kind == "name"}
+    for block in step.blocks:
+        for inner in block.steps:
+            names |= _names_read(inner)
+        names |= set(block.outputs)
+    return names
+
+
+def _plan_frees(steps: list[_Step], keep: set[str]) -> None:
+    """Give each top-level step the names it reads last, so intermediates die early.
+
+    A large model's activations otherwise all stay alive until the run ends (peak memory is
+    then the sum of every intermediate tensor).
+    """
+    last: dict[str, int] = {}
+    for index, step in enumerate(steps):
+        for name in _names_read(step):
+            last[name] = index
+    frees: dict[int, list[str]] = {}
+    for name, index in last.items():
+        if name not in keep:
+            frees.setdefault(index, []).append(name)
+    for index, step in enumerate(steps):
+        step.frees = tuple(frees.get(index, ()))
 
 
 def _op_types(block: Any) -> set[str]:

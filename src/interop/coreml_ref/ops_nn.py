@@ -72,11 +72,20 @@ def conv_nd(
     dilations: list[int],
     groups: int,
 ) -> np.ndarray:
-    """N-D grouped, strided, dilated convolution (cross-correlation) by gathering patches."""
+    """N-D grouped, strided, dilated convolution (cross-correlation) by gathering patches.
+
+    Two common shapes skip the patch copy: a 1x1 kernel (a matmul over channels) and a
+    depthwise kernel (one multiply-add per kernel offset).
+    """
     n = x.ndim - 2
-    x = np.pad(x, [(0, 0), (0, 0), *pads])
+    kernel = weight.shape[2:]
+    if groups == 1 and all(k == 1 for k in kernel) and not any(p for pair in pads for p in pair):
+        return _pointwise_conv(x, weight, bias, strides)
+    x = np.pad(x, [(0, 0), (0, 0), *pads]) if any(p for pair in pads for p in pair) else x
+    if groups > 1 and groups == x.shape[1] == weight.shape[0] and weight.shape[1] == 1:
+        return _depthwise_conv(x, weight, bias, strides, dilations)
     batch, channels = x.shape[:2]
-    out_channels, kernel = weight.shape[0], weight.shape[2:]
+    out_channels = weight.shape[0]
     out_sizes = [
         (x.shape[2 + i] - ((kernel[i] - 1) * dilations[i] + 1)) // strides[i] + 1 for i in range(n)
     ]
@@ -94,6 +103,52 @@ def conv_nd(
     out = np.matmul(w, cols).reshape(batch, out_channels, *out_sizes)
     if bias is not None:
         out = out + bias.reshape((1, -1) + (1,) * n)
+    return out
+
+
+def _out_sizes(
+    in_sizes: tuple[int, ...], kernel: tuple[int, ...], strides: list[int], dilations: list[int]
+) -> list[int]:
+    return [
+        (size - ((k - 1) * d + 1)) // s + 1
+        for size, k, s, d in zip(in_sizes, kernel, strides, dilations, strict=True)
+    ]
+
+
+def _pointwise_conv(
+    x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, strides: list[int]
+) -> np.ndarray:
+    if any(s != 1 for s in strides):
+        x = x[(slice(None), slice(None), *(slice(None, None, s) for s in strides))]
+    batch, channels, *sizes = x.shape
+    w = weight.reshape(weight.shape[0], channels)
+    out = np.matmul(w, x.reshape(batch, channels, -1)).reshape(batch, -1, *sizes)
+    if bias is not None:
+        out += bias.reshape((1, -1) + (1,) * len(sizes))
+    return out
+
+
+def _depthwise_conv(
+    x: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None,
+    strides: list[int],
+    dilations: list[int],
+) -> np.ndarray:
+    """x already padded; weight (C, 1, *kernel)."""
+    n = x.ndim - 2
+    kernel = weight.shape[2:]
+    out_sizes = _out_sizes(x.shape[2:], kernel, strides, dilations)
+    out = np.zeros((x.shape[0], x.shape[1], *out_sizes), dtype=np.result_type(x, weight))
+    for offsets in np.ndindex(*kernel):
+        window = tuple(
+            slice(o * d, o * d + (size - 1) * s + 1, s)
+            for o, d, s, size in zip(offsets, dilations, strides, out_sizes, strict=True)
+        )
+        tap = weight[(slice(None), 0, *offsets)].reshape((1, -1) + (1,) * n)
+        out += x[(slice(None), slice(None), *window)] * tap
+    if bias is not None:
+        out += bias.reshape((1, -1) + (1,) * n)
     return out
 
 
