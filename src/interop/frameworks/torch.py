@@ -256,7 +256,14 @@ def output_names(model: Any, call: ExampleCall) -> list[str]:
     import torch
 
     if is_program(model):
-        return [f"output_{i}" for i in range(len(model.graph_signature.user_outputs))]
+        # the program's output treespec has the names (a ModelOutput's fields) without a run
+        from torch.utils._pytree import tree_unflatten
+
+        count = len(model.graph_signature.user_outputs)
+        spec = model.call_spec.out_spec
+        skeleton = tree_unflatten(list(range(count)), spec) if spec is not None else None
+        names = [name for name, _ in named_outputs(skeleton)] if skeleton is not None else []
+        return names if len(names) == count else [f"output_{i}" for i in range(count)]
     named = named_outputs(run_example(model, call))
     if not named or not all(isinstance(leaf, torch.Tensor) for _, leaf in named):
         raise InvalidInput(
