@@ -259,6 +259,16 @@ def conformance(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def zoo(session: nox.Session) -> None:
+    """the zoo tier: real architectures (Hugging Face, Keras Applications, scikit-learn and
+    boosting on shipped datasets) to ONNX and Core ML; rewrites conformance/results/zoo.json
+    and the zoo section of the support matrix. Pass -- --jobs 2 on two idle cores."""
+    install(session, "-e", ".[all,zoo]", "-e", "plugins/interop-boosting[xgboost-cpu,lightgbm]")
+    session.run("python", "-m", "conformance", "--tier", "zoo", "--target", "onnx",
+                "--target", "coreml", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def sklearn_coverage(session: nox.Session) -> None:
     """every scikit-learn estimator to ONNX and Core ML; rewrites
     conformance/results/sklearn_coverage.json and its support-matrix section (about 15 min

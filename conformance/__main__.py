@@ -14,10 +14,14 @@ if str(ROOT) not in sys.path:  # run from anywhere: conformance/ sits beside src
 
 def main(argv: list[str] | None = None) -> int:
     from conformance import runner
-    from conformance.cases import FAMILIES, all_cases
+    from conformance.cases import FAMILIES, TIERS, ZOO_FAMILIES, all_cases
 
     parser = argparse.ArgumentParser(prog="python -m conformance", description=__doc__)
-    parser.add_argument("--family", action="append", choices=FAMILIES,
+    parser.add_argument("--tier", choices=sorted(TIERS), default="default",
+                        help="default: the suite's own cases; zoo: real architectures "
+                        "(results in conformance/results/zoo.json, the zoo section of the "
+                        "support matrix)")
+    parser.add_argument("--family", action="append", choices=FAMILIES + ZOO_FAMILIES,
                         help="only this family of cases (repeatable)")
     parser.add_argument("--case", action="append", help="only this case (repeatable)")
     parser.add_argument("--target", action="append",
@@ -28,8 +32,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds per case before it is recorded as a timeout")
     parser.add_argument("--memory-limit-mb", type=int, default=runner.Options.memory_limit_mb,
                         help="address-space cap per case process")
-    parser.add_argument("--output", type=Path, default=runner.RESULTS,
-                        help="results file (default conformance/results/latest.json)")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="results file (default conformance/results/latest.json, or "
+                        "zoo.json for --tier zoo)")
     parser.add_argument("--matrix", type=Path, default=runner.MATRIX,
                         help="support matrix page (default docs/support-matrix.md)")
     parser.add_argument("--update", action="store_true",
@@ -40,8 +45,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="run one Dask task per cell on this cluster (local:N: N local "
                         "workers for this run); see docs/cluster.md")
     args = parser.parse_args(argv)
+    zoo = args.tier == "zoo" or bool(args.family and set(args.family) <= set(ZOO_FAMILIES))
+    if args.output is None:
+        args.output = runner.ZOO_RESULTS if zoo else runner.RESULTS
 
-    cases = all_cases(tuple(args.family) if args.family else FAMILIES)
+    cases = all_cases(tuple(args.family) if args.family else TIERS[args.tier])
     if args.case:
         unknown = sorted(set(args.case) - {c.name for c in cases})
         if unknown:
@@ -76,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.update and args.output.exists():
         cells, wall = runner.merge_results(args.output, cells)
     results = runner.write_results(cells, wall, options, args.output)
-    matrix = runner.write_matrix(results, args.matrix)
+    matrix = (runner.write_zoo_section(results, args.matrix) if zoo
+              else runner.write_matrix(results, args.matrix))
     summary = runner.summarize(cells)
     print(f"{summary['cases']} cases in {wall:.0f} s: "
           + ", ".join(f"{v} {k}" for k, v in summary["verdicts"].items()))
