@@ -278,6 +278,18 @@ def sklearn_coverage(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def large(session: nox.Session) -> None:
+    """models over 2 GB (issue 14): torch and Keras to ONNX, torch to Core ML (fp16, fp32),
+    each converted, saved and checked in a subprocess that reports its peak RSS. One at a
+    time: each needs about 8 GB of free memory and 6 GB of disk."""
+    install(session, "-e", ".[torch,tensorflow,coreml]", *TEST_TOOLS)
+    session.run(
+        "python", "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "-m", "large",
+        "tests/test_large_models.py", *session.posargs, env={"INTEROP_LARGE": "1"},
+    )
+
+
+@nox.session(python=PYTHON)
 def docs(session: nox.Session) -> None:
     """build the documentation site with mkdocs, warnings as errors, no network."""
     install(session, "mkdocs")

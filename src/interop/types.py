@@ -257,6 +257,10 @@ def _remove_stale(parent: Path, name: str) -> None:
             os.kill(int(pid), 0)
         except ProcessLookupError:
             shutil.rmtree(old, ignore_errors=True)
+            orphan = parent / f"{name}.data"
+            if not (parent / name).exists() and orphan.is_file():
+                # killed between its two renames: the data file went first, the model never
+                orphan.unlink()
         except OSError:
             pass
 

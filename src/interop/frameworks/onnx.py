@@ -143,7 +143,7 @@ def save_onnx(model: Any, path: Path) -> None:
     """One self-contained file below the threshold; above, tensors go to ``NAME.data``.
 
     An :class:`ExternalOnnx` writes its graph to ``path`` and its one data file beside it
-    (hard-linked where the file system allows, else copied in chunks: never read whole).
+    (copied by the kernel, never read whole into memory).
     """
     import onnx
 
@@ -240,11 +240,9 @@ class ExternalOnnx:
                 "report this with the model",
             )
         target = path.with_name(path.name + ".data")
-        try:
-            os.link(files[0], target)
-        except OSError:
-            with open(files[0], "rb") as src, open(target, "wb") as dst:
-                shutil.copyfileobj(src, dst, 16 * 2**20)
+        # a copy, in the kernel (sendfile), never through Python memory; not a hard link:
+        # onnx.checker refuses a data file with several links (a "hardlink attack")
+        shutil.copyfile(files[0], target)
         proto = onnx.ModelProto()
         proto.CopyFrom(self.proto)  # the graph without tensor bytes: small
         for tensor in onnx.external_data_helper._get_all_tensors(proto):
@@ -296,3 +294,48 @@ def load_saved(path: str | Path) -> Any:
         onnx.load_external_data_for_model(proto, str(Path(path).parent))
         return proto
     return model
+
+
+def graph_def_weight_bytes(graph_def: Any) -> int:
+    """Bytes of the constants in a frozen TensorFlow GraphDef (read from the proto, duck-typed:
+    no TensorFlow import)."""
+    total = 0
+    for node in graph_def.node:
+        if node.op == "Const":
+            total += len(node.attr["value"].tensor.tensor_content)
+    return total
+
+
+def from_tensor_storage(proto: Any, storage: Any) -> Any:
+    """tf2onnx's ``large_model`` result (a ModelProto whose big tensors name entries of an
+    ExternalTensorStorage, which tf2onnx would write as a zip) as an :class:`ExternalOnnx`:
+    the tensors go into one data file in a temporary directory, each entry dropped from the
+    storage once written, and the model references them by offset."""
+    import onnx
+
+    directory = tempfile.mkdtemp(prefix="interop-onnx-")
+    path = Path(directory) / "model.onnx"
+    data = storage.name_to_tensor_data
+    try:
+        with open(str(path) + ".data", "wb") as out:
+            for tensor in onnx.external_data_helper._get_all_tensors(proto):
+                entries = {e.key: e for e in tensor.external_data}
+                name = entries["location"].value if "location" in entries else None
+                if name not in data:
+                    continue
+                blob = data.pop(name)
+                offset = out.tell()
+                out.write(blob)
+                pad = (-out.tell()) % 4096
+                out.write(b"\0" * pad)
+                del tensor.external_data[:]
+                for key, value in (("location", path.name + ".data"), ("offset", str(offset)),
+                                   ("length", str(len(blob)))):
+                    entry = tensor.external_data.add()
+                    entry.key, entry.value = key, value
+                del blob
+        onnx.save_model(proto, str(path), save_as_external_data=False)
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+    return ExternalOnnx(path, proto=proto, owned_dir=directory)
