@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from interop._lazy import LazyModule
@@ -18,6 +19,8 @@ else:  # numpy loads when a conversion or run first needs it
     np = LazyModule("numpy")
 
 log = logging.getLogger("interop.torch_coreml")
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class TorchToCoreml(_coreml.MLProgramConverter):
@@ -42,19 +45,28 @@ class TorchToCoreml(_coreml.MLProgramConverter):
                 f"{type(model).__name__}",
                 "pass a torch.nn.Module or the result of torch.export.export",
             )
-        args = torch_fw.example_tensors(model, example_inputs, self.name)
-        names = torch_fw.input_names(model, len(args))
+        # a dict of keyword tensors (Hugging Face style) or positional tensors
+        call = torch_fw.example_call(model, example_inputs, self.name)
+        args, names = tuple(call.tensors), list(call.names)
         warnings_out: list[str] = []
         # the module runs in eval mode for export, tracing and the tracing fallback below;
         # each submodule's own mode is put back afterwards. torch.export and coremltools'
         # reading of the program use torch's process-wide state: the torch lock (frameworks.locks)
         with locks.hold("torch", self.name), torch_fw.eval_mode(model):
             route = "torch.export"
+            # a ModelOutput / dict result is named by its fields (logits, last_hidden_state)
+            output_names = torch_fw.output_names(model, call)
+            flat = not is_program and (
+                call.keywords or output_names != [f"output_{i}" for i in range(len(output_names))]
+            )
+            if flat:
+                # captured by position, returning a flat tuple in output_names' order
+                model = torch_fw.flat_module(model, call)
             if is_program:
                 program, batch_range, note = _prepare_program(model, args, dynamic, max_batch)
             else:
                 try:
-                    program, batch_range, note = _export(model, args, dynamic, max_batch)
+                    program, batch_range, note = _export(model, args, dynamic, max_batch, flat)
                 except Exception as exc:
                     route = "torch.jit.trace"
                     batch_range = (1, max_batch) if dynamic else None
@@ -85,12 +97,20 @@ class TorchToCoreml(_coreml.MLProgramConverter):
                 dtype = np.int32 if not arg.is_floating_point() else np.float32
                 ct_inputs.append(ct.TensorType(name=name, shape=tuple(shape), dtype=dtype))
 
+            # the model's own output names where Core ML can carry them
+            ct_outputs = (
+                [ct.TensorType(name=n) for n in output_names]
+                if flat and all(_IDENTIFIER.fullmatch(n) for n in output_names)
+                else None
+            )
+
             def to_coreml(captured_program: Any) -> Any:
                 with locks.hold("coremltools", "ct.convert"), \
                         _coreml.quiet_coremltools() as during:
                     converted = ct.convert(
                         captured_program,
                         inputs=ct_inputs,
+                        outputs=ct_outputs,
                         convert_to="mlprogram",
                         compute_precision=_coreml.compute_precision(ct, precision),
                         minimum_deployment_target=target,
@@ -160,7 +180,10 @@ class TorchToCoreml(_coreml.MLProgramConverter):
             input_specs=input_specs,
             output_specs=output_specs,
             input_map={name: name for name in names},
-            output_map={f"output_{i}": s.name for i, s in enumerate(output_specs)},
+            output_map={
+                name: s.name for name, s in zip(output_names, output_specs, strict=True)
+            },
+            input_layout=call.layout,
             saver=_coreml.save_mlmodel,
             suffix=".mlpackage",
             warnings=warnings_out,
@@ -180,14 +203,18 @@ def _trace(model: Any, args: tuple[Any, ...], captured: _coreml.Captured) -> Any
 
 
 def _export(
-    model: Any, args: tuple[Any, ...], dynamic: bool, max_batch: int
+    model: Any, args: tuple[Any, ...], dynamic: bool, max_batch: int, varargs: bool = False
 ) -> tuple[Any, tuple[int, int] | None, str]:
-    """torch.export the model, with a symbolic batch when asked and possible."""
+    """torch.export the model, with a symbolic batch when asked and possible.
+
+    ``varargs``: the model is ``forward(self, *tensors)`` (frameworks.torch.flat_module),
+    whose dynamic shapes torch.export wants nested one level down.
+    """
     import torch
 
     if dynamic:
         try:
-            program = _export_flexible(model, args, max_batch)
+            program = _export_flexible(model, args, max_batch, varargs)
             return program, torch_fw.batch_range(program, max_batch), ""
         except Exception as exc:
             note = (
@@ -200,10 +227,14 @@ def _export(
     return program.run_decompositions({}), None, ""
 
 
-def _export_flexible(model: Any, args: tuple[Any, ...], max_batch: int) -> Any:
+def _export_flexible(
+    model: Any, args: tuple[Any, ...], max_batch: int, varargs: bool = False
+) -> Any:
     import torch
 
-    shapes = torch_fw.batch_shapes(args, max_batch)
+    shapes: Any = torch_fw.batch_shapes(args, max_batch)
+    if varargs:
+        shapes = (shapes,)
     program = torch.export.export(model, args, dynamic_shapes=shapes)
     return program.run_decompositions({})
 
