@@ -53,11 +53,15 @@ def load_spec(model: Any) -> tuple[Any, Path | None]:
 
 
 class BlobStore:
-    """Reads tensors from weight.bin files (64-byte header per blob, see facts.md)."""
+    """Reads tensors from weight.bin files (64-byte header per blob, see facts.md).
+
+    Files are memory-mapped, read-only: a blob is a view of its pages, not a copy, so a
+    model over 2 GB is held once (by the page cache), however many times it is read.
+    """
 
     def __init__(self, base_dir: Path | None) -> None:
         self.base_dir = base_dir
-        self._files: dict[str, bytes] = {}
+        self._files: dict[str, np.ndarray] = {}
 
     def read(self, file_name: str, offset: int, dtype: Any, shape: tuple[int, ...]) -> np.ndarray:
         if self.base_dir is None:
@@ -70,7 +74,7 @@ class BlobStore:
         if rel not in self._files:
             if not path.is_file():
                 raise InvalidInput(f"weight file {path} is missing", "re-save the model")
-            self._files[rel] = path.read_bytes()
+            self._files[rel] = np.memmap(path, dtype=np.uint8, mode="r")
         data = self._files[rel]
         sentinel, _code, size, data_offset = BLOB_HEADER.unpack_from(data, offset)
         if sentinel != BLOB_SENTINEL:
@@ -80,7 +84,7 @@ class BlobStore:
         itemsize = np.dtype(dtype).itemsize
         count = size // itemsize
         values = np.frombuffer(data, dtype=dtype, count=count, offset=data_offset)
-        return values.reshape(shape).copy()
+        return values.reshape(shape)  # read-only: ops make new arrays, never write weights
 
 
 def _shape_of(tensor_type: Any) -> tuple[int, ...]:
