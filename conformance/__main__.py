@@ -27,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target", action="append",
                         help="only this target (repeatable; default: every available one)")
     parser.add_argument("--no-latency", action="store_true", help="parity only")
+    parser.add_argument("--planted", action="store_true",
+                        help="after each pass, scale the original's head layer by 1.01 and "
+                        "record whether convert's validation and check both fail")
     parser.add_argument("--jobs", type=int, default=1, help="cases run at once (default 1)")
     parser.add_argument("--timeout", type=float, default=runner.Options.timeout_s,
                         help="seconds per case before it is recorded as a timeout")
@@ -62,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     available = runner.available_targets()
     targets = runner.columns_for(args.target or sorted(available))
     options = runner.Options(
-        latency=not args.no_latency, timeout_s=args.timeout, memory_limit_mb=args.memory_limit_mb
+        latency=not args.no_latency, timeout_s=args.timeout,
+        memory_limit_mb=args.memory_limit_mb, planted=args.planted,
     )
     print(f"conformance: {len(cases)} cases x targets {', '.join(targets)}, "
           + ("on a Dask cluster" if args.scheduler else f"{args.jobs} at a time")

@@ -38,6 +38,7 @@ class Options:
     repeat: int = 50
     timeout_s: float = 900.0
     memory_limit_mb: int | None = 16384
+    planted: bool = False  # after a pass, plant a 1 % fault and require both verdicts to fail
 
 
 def available_targets() -> dict[str, set[str]]:
@@ -159,6 +160,11 @@ def run_case(case: Any, targets: list[str], options: Options) -> list[dict[str, 
         data = report.to_dict()
         for entry in data["parity"]:
             entry.pop("error_histogram", None)  # plots are for HTML reports, not the record
+        extra: dict[str, Any] = {}
+        if options.planted and report.passed:
+            from conformance import planted
+
+            extra["planted"] = planted.judge(model, conversion, case, options.batch_sizes)
         cells.append(
             _cell(
                 case, target, report.verdict, "; ".join(report.failures[:2]),
@@ -171,6 +177,7 @@ def run_case(case: Any, targets: list[str], options: Options) -> list[dict[str, 
                 check_s=time.perf_counter() - t1,
                 notes=case.notes,
                 report=data,
+                **extra,
             )
         )
     return cells
@@ -442,17 +449,35 @@ def zoo_markdown(data: dict[str, Any]) -> str:
         lines.append(f"| {family} | " + " | ".join(row) + " |")
     lines.append("| **all** | " + " | ".join(
         f"**{p}/{n} ({100 * p / max(n, 1):.0f} %)**" for p, n in totals.values()) + " |")
-    lines += ["", "| model | target | verdict | worst abs error | convert s | check s | why |",
-              "|---|---|---|---|---|---|---|"]
+    planted = [c["planted"] for c in cells if c.get("planted")]
+    if planted:
+        caught = sum(bool(p["caught"]) for p in planted)
+        agree = sum(bool(p.get("agree")) for p in planted)
+        lines += ["", f"Planted faults (the head layer's weights ×1.01 in a copy of the "
+                  f"original, after a pass): check failed on {caught} of {len(planted)}, and "
+                  f"convert's validation agreed with check on {agree} of {len(planted)}."]
+    lines += ["", "| model | target | verdict | worst abs error | convert s | check s | "
+              "planted fault | why |", "|---|---|---|---|---|---|---|---|"]
     for cell in cells:
         worst = cell.get("worst_abs_error")
         lines.append(
             f"| {cell['case']} | {cell['target']} | {cell['verdict']} | "
             f"{_fmt(worst, '.1e')} | {_fmt(cell.get('convert_s'), '.1f')} | "
-            f"{_fmt(cell.get('check_s'), '.1f')} | "
+            f"{_fmt(cell.get('check_s'), '.1f')} | {_planted_cell(cell.get('planted'))} | "
             f"{_short(cell['reason']) if cell['verdict'] != 'passed' else ''} |"
         )
     return "\n".join(lines)
+
+
+def _planted_cell(planted: dict[str, Any] | None) -> str:
+    if not planted:
+        return "–"
+    if planted["caught"] is None:
+        return "not planted: " + planted["reason"]
+    verdict = "caught" if planted["caught"] else "MISSED"
+    agree = "" if planted.get("agree") else ", convert disagrees"
+    rel_rms = _fmt(planted.get("rel_rms_error"), ".1e")
+    return f"{verdict} ({planted['layer']}, rel RMS {rel_rms}{agree})"
 
 
 def write_zoo_section(results: Path, path: Path = MATRIX) -> Path:
