@@ -104,12 +104,15 @@ def _tf2onnx_from_frozen(
             tensors_to_rename=renames,
         )
         return onnx_model
+    # past the external-data threshold tf2onnx keeps the big tensors out of the proto
+    # (large_model); they go to one data file, not to its zip (frameworks.onnx). Grappler
+    # needs the graph in one MetaGraphDef (2 GB at most): skipped there, as tf2onnx does.
+    large = graph_def_weight_bytes(frozen.graph_def) > external_threshold()
     with tf.device("/cpu:0"):
-        with tf.Graph().as_default():
-            optimized = tf_loader.tf_optimize(inputs, outputs, frozen.graph_def)
-        # past the external-data threshold tf2onnx keeps the big tensors out of the proto
-        # (large_model); they go to one data file, not to its zip (frameworks.onnx)
-        large = graph_def_weight_bytes(frozen.graph_def) > external_threshold()
+        optimized = frozen.graph_def
+        if not large:
+            with tf.Graph().as_default():
+                optimized = tf_loader.tf_optimize(inputs, outputs, frozen.graph_def)
         onnx_model, storage = common(
             optimized,
             name=name,
