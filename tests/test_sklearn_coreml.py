@@ -313,13 +313,39 @@ def test_float32_split_thresholds_exhaustive_neighbourhood() -> None:
 
 
 def test_unsupported_estimator_names_class_and_supported(converter) -> None:
-    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.neighbors import KNeighborsRegressor
 
     x, y, _ = DATA["binary"]
     with pytest.raises(ConversionError) as err:
-        converter.convert(KNeighborsClassifier().fit(x, y), x)
-    assert "KNeighborsClassifier" in err.value.message
+        converter.convert(KNeighborsRegressor().fit(x, y), x)  # Core ML has no k-NN regressor
+    assert "KNeighborsRegressor" in err.value.message
     assert "RandomForestClassifier" in err.value.hint and "HistGradientBoosting" in err.value.hint
+
+
+@pytest.mark.parametrize("weights", ["uniform", "distance"])
+def test_knn_classifier_matches_predict_on_unseen_rows(converter, weights: str) -> None:
+    """kNearestNeighborsClassifier: labels only; the executor follows the spec's vote."""
+    from sklearn.datasets import load_wine
+    from sklearn.neighbors import KNeighborsClassifier
+
+    X, y = load_wine(return_X_y=True)
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    order = np.random.default_rng(0).permutation(len(X))
+    train, test = order[40:], order[:40]
+    model = KNeighborsClassifier(n_neighbors=7, weights=weights).fit(X[train], y[train])
+    conv = converter.convert(model, X[train][:8])
+    assert conv.model.get_spec().WhichOneof("Type") == "kNearestNeighborsClassifier"
+    assert list(conv.output_map) == ["label"]
+    out = ClassicExecutor(conv.model.get_spec()).run({"X": X[test]})
+    np.testing.assert_array_equal(out["classLabel"], model.predict(X[test]))
+
+
+def test_knn_with_another_metric_is_refused(converter) -> None:
+    from sklearn.neighbors import KNeighborsClassifier
+
+    x, y, _ = DATA["binary"]
+    with pytest.raises(ConversionError, match="Euclidean"):
+        converter.convert(KNeighborsClassifier(metric="manhattan").fit(x, y), x)
 
 
 def test_subclass_of_a_supported_estimator_converts_and_checks(converter) -> None:

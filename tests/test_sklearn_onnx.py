@@ -354,7 +354,7 @@ def test_repair_versions_compare_as_many_numbers_as_the_bound_names() -> None:
     assert version_in((1, 18), ">=1.17,<=1.20") and not version_in((1, 16, 9), ">=1.17,<=1.20")
     assert [r.name for r in REPAIRS] == [
         "hgb_float32_thresholds", "hgb_bool_attributes", "options_for_every_step",
-        "float64_tree_ensembles", "knn_distance_weights",
+        "float64_tree_ensembles", "string_normalizer_locale", "knn_distance_weights",
     ]
     assert all(r.why and r.stage in ("model", "call", "graph") for r in REPAIRS)
 
