@@ -38,6 +38,7 @@ DOCS = [
 ]
 DOC_LABELS = [0, 1, 2, 1, 0, 2, 0, 1, 2, 0, 2, 1]
 TEXT = {"CountVectorizer", "TfidfVectorizer", "HashingVectorizer"}
+CATEGORICAL = {"OneHotEncoder", "OrdinalEncoder", "TargetEncoder"}
 # families of the classic Core ML specs, by the spec type a conversion's sub-models use
 SPEC_FAMILIES = {
     "glmClassifier": "GLM", "glmRegressor": "GLM",
@@ -78,11 +79,16 @@ def _first_line(exc: BaseException) -> str:
 
 def _data(name: str, estimator: Any) -> tuple[Any, Any, Any]:
     """(X, y, example) for the estimator's kind."""
+    import numpy as np
     from sklearn.base import is_classifier, is_regressor
     from sklearn.datasets import load_diabetes, load_iris
 
     if name in TEXT:
         return DOCS, DOC_LABELS, DOCS[:8]
+    if name in CATEGORICAL:  # encoders take categories: iris measurements in whole cm
+        X, y = load_iris(return_X_y=True)
+        X = np.round(X).astype(np.int64)
+        return X, (y == 0).astype(int) if name == "TargetEncoder" else y, X[:8]
     if is_regressor(estimator):
         X, y = load_diabetes(return_X_y=True)
         y = (y - y.mean()) / y.std()  # float32 accumulation on the raw 25..346 says nothing

@@ -384,3 +384,27 @@ def test_a_repair_outside_its_versions_is_not_applied(monkeypatch: pytest.Monkey
     )
     monkeypatch.setattr(skl2onnx_repairs, "REPAIRS", elsewhere)
     assert np.abs(predictions() - expected).max() > 1.0  # uniform averaging, as documented
+
+
+@pytest.mark.parametrize("name", ["KMeans", "GaussianMixture", "OneClassSVM",
+                                  "QuadraticDiscriminantAnalysis"])
+def test_clusterers_and_outlier_detectors_give_a_1d_label(name: str) -> None:
+    """skl2onnx's (N, 1) and (1, N) labels are reshaped to predict's (N,); scores compared."""
+    import onnxruntime as ort
+    from sklearn.datasets import load_iris
+    from sklearn.utils import all_estimators
+
+    cls = dict(all_estimators())[name]
+    X, y = load_iris(return_X_y=True)
+    with warnings.catch_warnings(), threadpool_limits(limits=1):
+        warnings.simplefilter("ignore")
+        model = cls().fit(X, y) if name == "QuadraticDiscriminantAnalysis" else cls().fit(X)
+    conv = interop.convert(model, to="onnx", example_inputs=X[:8])
+    session = ort.InferenceSession(conv.model.SerializeToString(),
+                                   providers=["CPUExecutionProvider"])
+    outputs = dict(zip([o.name for o in session.get_outputs()],
+                       session.run(None, {"X": X.astype(np.float32)}), strict=True))
+    label = outputs[conv.output_map["label"]]
+    assert label.shape == (len(X),)
+    assert (label == model.predict(X)).mean() >= 0.99  # float32 inputs at the boundaries
+    assert interop.check(model, conv, latency=False).passed

@@ -121,6 +121,8 @@ class SklearnToOnnx(Converter):
         apply_repairs("graph", job)
         contrib = _check(onnx_model, self.name)
         output_map, output_kinds, notes = _outputs(model, onnx_model, options)
+        if "label" in output_map:
+            _flat_label(onnx_model, output_map["label"])
         notes += [
             f"the model uses onnxruntime's contrib op {op} (skl2onnx's text tokenizer, no "
             "standard ONNX op splits on a regular expression): it runs on onnxruntime only"
@@ -455,6 +457,36 @@ def _outputs(
         return output_map, kinds, notes
     if is_regressor(model):
         return {"predictions": names[0]}, {"predictions": "values"}, notes
+    if hasattr(model, "predict") and len(names) >= 2:
+        # clusterers and outlier detectors: skl2onnx gives the label, then scores that are
+        # predict_proba (mixtures) or transform's distances (k-means)
+        output_map, kinds = {"label": names[0]}, {"label": "label"}
+        if hasattr(model, "predict_proba"):
+            output_map["probabilities"], kinds["probabilities"] = names[1], "probabilities"
+        elif hasattr(model, "transform"):
+            output_map["transform"], kinds["transform"] = names[1], "values"
+        return output_map, kinds, notes
     if hasattr(model, "transform"):
         return {"transform": names[0]}, {"transform": "values"}, notes
     return {"label": names[0]}, {"label": "label"}, notes
+
+
+def _flat_label(onnx_model: Any, name: str) -> None:
+    """Make the label output 1-D like ``predict``: skl2onnx gives (N, 1) for mixtures and
+    outlier detectors, and (1, N) for QuadraticDiscriminantAnalysis."""
+    from onnx import TensorProto, helper
+
+    graph = onnx_model.graph
+    output = next((o for o in graph.output if o.name == name), None)
+    if output is None or len(output.type.tensor_type.shape.dim) == 1:
+        return
+    inner = f"{name}_unflattened"
+    for node in graph.node:
+        node.output[:] = [inner if o == name else o for o in node.output]
+        node.input[:] = [inner if i == name else i for i in node.input]
+    shape = f"{name}_flat_shape"
+    graph.initializer.append(helper.make_tensor(shape, TensorProto.INT64, [1], [-1]))
+    graph.node.append(helper.make_node("Reshape", [inner, shape], [name]))
+    dims = output.type.tensor_type.shape
+    del dims.dim[:]
+    dims.dim.add().dim_param = "batch"

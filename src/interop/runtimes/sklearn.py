@@ -149,6 +149,9 @@ def _shaped(name: str, values: Any) -> np.ndarray:
     if hasattr(values, "toarray"):  # a sparse transform result
         values = values.toarray()
     array = np.asarray(values)
+    if name == "transform" and array.dtype.kind in "iub":
+        # counts and codes: exact in float64, and ONNX gives them as floats
+        array = array.astype(np.float64)
     if name == "predictions" and array.ndim == 1:
         array = array.reshape(-1, 1)
     return array
