@@ -44,3 +44,14 @@ def test_sections_survive_the_main_table_and_the_zoo_section_counts(tmp_path: Pa
     assert "| hf_bert | coreml | failed | 1.0e-07 | 3.0 | 0.5 | max abs error 0.3 |" in text
     runner.write_matrix(main, page)  # the main table again: the zoo section stays
     assert "## Zoo tier" in page.read_text() and "SKLEARN TABLE" in page.read_text()
+
+
+def test_every_case_pickles_into_the_case_subprocess() -> None:
+    import pickle
+
+    from conformance.cases import FAMILIES, ZOO_FAMILIES, all_cases
+
+    cases = all_cases(FAMILIES + ZOO_FAMILIES)
+    assert len(cases) > 100
+    for case in cases:
+        assert pickle.loads(pickle.dumps(case)).name == case.name

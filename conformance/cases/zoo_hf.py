@@ -10,6 +10,7 @@ architecture has one, and called the way Hugging Face users call it: keyword ten
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -77,30 +78,36 @@ def _pixels(torch: Any, size: int = IMAGE) -> dict[str, Any]:
     return {"pixel_values": torch.randn(BATCH, 3, size, size, generator=gen)}
 
 
+def _build_text(cls_name: str, config_name: str, seed: int, mask: bool,
+                config: dict[str, Any]) -> tuple[Any, Any]:
+    import transformers
+
+    torch = _seeded(seed)
+    cfg = getattr(transformers, config_name)(**config)
+    model = getattr(transformers, cls_name)(cfg).eval()
+    return model, _text_inputs(torch, mask)
+
+
+def _build_vision(cls_name: str, config_name: str, seed: int, size: int,
+                  config: dict[str, Any]) -> tuple[Any, Any]:
+    import transformers
+
+    torch = _seeded(seed)
+    cfg = getattr(transformers, config_name)(**config)
+    model = _randomize_norms(getattr(transformers, cls_name)(cfg))
+    return model, _pixels(torch, size)
+
+
+# A case's build() crosses into the suite's case subprocess by pickle: module-level
+# functions bound with functools.partial travel, closures do not.
 def _text_case(cls_name: str, config_name: str, seed: int, mask: bool = True,
                **config: Any) -> Callable[[], tuple[Any, Any]]:
-    def build() -> tuple[Any, Any]:
-        import transformers
-
-        torch = _seeded(seed)
-        cfg = getattr(transformers, config_name)(**config)
-        model = getattr(transformers, cls_name)(cfg).eval()
-        return model, _text_inputs(torch, mask)
-
-    return build
+    return functools.partial(_build_text, cls_name, config_name, seed, mask, config)
 
 
 def _vision_case(cls_name: str, config_name: str, seed: int, size: int = IMAGE,
                  **config: Any) -> Callable[[], tuple[Any, Any]]:
-    def build() -> tuple[Any, Any]:
-        import transformers
-
-        torch = _seeded(seed)
-        cfg = getattr(transformers, config_name)(**config)
-        model = _randomize_norms(getattr(transformers, cls_name)(cfg))
-        return model, _pixels(torch, size)
-
-    return build
+    return functools.partial(_build_vision, cls_name, config_name, seed, size, config)
 
 
 # -- encoder-decoder ------------------------------------------------------------------------

@@ -10,6 +10,7 @@ rest. Keras 3.15 has no RegNet application (tf.keras 2.9 had), so RegNet is not 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +23,26 @@ CLASSES = 10
 TAGS = ("keras-app", "cnn")
 
 
+def _build(application: str, size: int, seed: int, pixels: bool, batch: int,
+           kwargs: dict[str, Any]) -> tuple[Any, Any]:
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    factory = getattr(keras.applications, application)
+    model = factory(
+        weights=None,
+        input_shape=(size, size, 3),
+        classes=CLASSES,
+        classifier_activation=None,
+        **kwargs,
+    )
+    rng = np.random.default_rng(seed)
+    low, high = (0.0, 255.0) if pixels else (-1.0, 1.0)
+    images = rng.uniform(low, high, (batch, size, size, 3)).astype(np.float32)
+    _calibrate_batch_norms(model, images)
+    return model, images
+
+
 def _builder(
     application: str,
     size: int,
@@ -31,26 +52,12 @@ def _builder(
     batch: int = BATCH,
     **kwargs: Any,
 ) -> Callable[[], tuple[Any, Any]]:
-    """A build() for ``keras.applications.<application>`` at ``size`` x ``size`` px."""
+    """A build() for ``keras.applications.<application>`` at ``size`` x ``size`` px.
 
-    def build() -> tuple[Any, Any]:
-        import keras
-
-        keras.utils.set_random_seed(seed)
-        factory = getattr(keras.applications, application)
-        model = factory(
-            weights=None,
-            input_shape=(size, size, 3),
-            classes=CLASSES,
-            classifier_activation=None,
-            **kwargs,
-        )
-        rng = np.random.default_rng(seed)
-        low, high = (0.0, 255.0) if pixels else (-1.0, 1.0)
-        images = rng.uniform(low, high, (batch, size, size, 3)).astype(np.float32)
-        _calibrate_batch_norms(model, images)
-        return model, images
-
+    A module-level function bound with functools.partial, so that the case pickles into the
+    suite's case subprocess (a closure does not).
+    """
+    build = functools.partial(_build, application, size, seed, pixels, batch, kwargs)
     build.application = application  # type: ignore[attr-defined]  # the family, for tests
     return build
 
