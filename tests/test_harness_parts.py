@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from interop.harness import inputs, timing, tolerances
-from interop.types import TensorSpec, Tolerance
+from interop.types import FP16_TOLERANCE, TensorSpec, Tolerance
 
 
 def test_inputs_are_seeded_per_batch_and_shaped_by_spec():
@@ -87,7 +87,7 @@ def test_profiles_and_precedence():
     outs = ["a", "b"]
     assert tolerances.resolve(outs, "onnx", default) == {"a": default, "b": default}
     fp16 = tolerances.resolve(outs, "onnx", default, profile_name="fp16")
-    assert fp16["a"] == Tolerance(1e-2, 1e-2)
+    assert fp16["a"] == Tolerance(1e-2, 1e-2, rel_rms=5e-3, scaled=True) == FP16_TOLERANCE
     mixed = tolerances.resolve(outs, "onnx", default, profile_name="strict",
                                case={"rtol": 0.0}, call={"b": {"atol": 0.5}})
     assert mixed["a"] == Tolerance(1e-6, 0.0) and mixed["b"] == Tolerance(0.5, 0.0)

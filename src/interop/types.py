@@ -72,10 +72,14 @@ class Tolerance:
         return cls(float(atol), float(rtol), None if rel_rms is None else float(rel_rms), scaled)
 
 
-# The two precision levels every converter and profile starts from; the reasoning behind the
-# numbers is in interop.harness.tolerances and docs/tolerances.md. Use these, never literals.
-FP32_TOLERANCE = Tolerance(atol=1e-4, rtol=1e-4)
-FP16_TOLERANCE = Tolerance(atol=1e-2, rtol=1e-2)
+# The two precision levels every converter and profile starts from (docs/tolerances.md has
+# the measurements): atol counts in units of the output's scale max(1, RMS), so deep
+# networks' logits of magnitude 10-30 get the same relative room as probabilities; rel_rms
+# catches a whole output off by ~1 % (a weight tensor x1.01: relative RMS 7e-3 .. 1.4e-2),
+# which fp16's elementwise room would let through. Honest drift measured: fp32 relative RMS
+# at most 1.3e-5; fp16 at most 2.1e-3 (DenseNet121, 429 layers; ResNet50 logits 7.6e-4).
+FP32_TOLERANCE = Tolerance(atol=1e-4, rtol=1e-4, rel_rms=1e-3, scaled=True)
+FP16_TOLERANCE = Tolerance(atol=1e-2, rtol=1e-2, rel_rms=5e-3, scaled=True)
 
 
 @dataclass(frozen=True)
