@@ -27,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target", action="append",
                         help="only this target (repeatable; default: every available one)")
     parser.add_argument("--no-latency", action="store_true", help="parity only")
+    parser.add_argument("--no-variants", action="store_true",
+                        help="only the targets named, without their extra columns "
+                        "(coreml-fp32 beside coreml)")
     parser.add_argument("--planted", action="store_true",
                         help="after each pass, scale the original's head layer by 1.01 and "
                         "record whether convert's validation and check both fail")
@@ -63,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{case.name:40} {case.framework:11} {', '.join(case.tags)}")
         return 0
     available = runner.available_targets()
-    targets = runner.columns_for(args.target or sorted(available))
+    targets = (sorted(set(args.target or available)) if args.no_variants
+               else runner.columns_for(args.target or sorted(available)))
     options = runner.Options(
         latency=not args.no_latency, timeout_s=args.timeout,
         memory_limit_mb=args.memory_limit_mb, planted=args.planted,
