@@ -44,8 +44,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
-    import interop
     from onnx import numpy_helper
+
+    import interop
 
     model, example = build(args.layers, args.width)
     conversion = interop.convert(model, to="onnx", example_inputs=example)
@@ -64,8 +65,9 @@ def main() -> None:
     print(f"{'check (batch 1, no latency)':34}{check_s:10.3f}{1.0:10.2f}   passed={report.passed}")
     print(f"{'diagnose, correct conversion':34}{diag_s:10.3f}{diag_s / check_s:10.2f}   "
           f"{len(diag.layers)} layers compared, divergence={diag.first_divergence}")
+    first = bad_diag.first_divergence.layer if bad_diag.first_divergence else None
     print(f"{'diagnose, planted fault + shrink':34}{bad_s:10.3f}{bad_s / check_s:10.2f}   "
-          f"first divergence={bad_diag.first_divergence.layer if bad_diag.first_divergence else None}"
+          f"first divergence={first}"
           f", shrink tries={bad_diag.minimal_input_info.get('tries')}")
     print(f"goal <= 10x: {'met' if diag_s / check_s <= 10 else 'NOT met'} "
           f"(correct), {'met' if bad_s / check_s <= 10 else 'NOT met'} (planted fault)")

@@ -366,7 +366,7 @@ def _torchscript_export(
             torch.onnx.export(
                 flat,
                 call.tensors,
-                buffer,
+                buffer,  # type: ignore[arg-type]  # the TorchScript exporter takes a file object
                 dynamo=False,
                 opset_version=opset or _TORCHSCRIPT_OPSET,
                 input_names=names,

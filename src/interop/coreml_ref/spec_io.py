@@ -76,7 +76,7 @@ class BlobStore:
                 raise InvalidInput(f"weight file {path} is missing", "re-save the model")
             self._files[rel] = np.memmap(path, dtype=np.uint8, mode="r")
         data = self._files[rel]
-        sentinel, _code, size, data_offset = BLOB_HEADER.unpack_from(data, offset)
+        sentinel, _code, size, data_offset = BLOB_HEADER.unpack_from(data, offset)  # type: ignore[arg-type]  # a memmap is a buffer
         if sentinel != BLOB_SENTINEL:
             raise InvalidInput(
                 f"no blob header at offset {offset} of {path}", "the weight file is corrupt"

@@ -168,7 +168,8 @@ def diagnose(
             )
         layers = [d for d in (layer_diff(p, tol) for p in probes) if d is not None]
         first = first_divergence(layers)
-        minimal, info = None, {}
+        minimal: Any = None
+        info: dict[str, Any] = {}
         if minimize and (not outputs_passed or first is not None):
             minimal, info = shrink(judge, feed)
     finally:

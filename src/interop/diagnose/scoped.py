@@ -76,11 +76,11 @@ def scope_probes(
     wanted = list(dict.fromkeys(v for *_, values in plans for v in values))
     values = run(wanted) if wanted else {}
     probes = []
-    for layer, originals, mine, names in plans:
+    for layer, originals, owned_nodes, names in plans:
         if not originals:
             continue
         candidates = [(n, values[n]) for n in names if n in values]
-        probe = Probe(layer, [n.name for n in mine], _joined(originals))
+        probe = Probe(layer, [n.name for n in owned_nodes], _joined(originals))
         # every output the converted graph exposes is compared; the first one must be
         # (an RNN's final state may be folded into its sequence output)
         matched = [(o, pick(o, candidates)) for o in originals]

@@ -224,7 +224,7 @@ def named_outputs(result: Any) -> list[tuple[str, Any]]:
     leaves_with_paths, _ = tree_flatten_with_path(result)
     if not isinstance(result, Mapping):
         return [(f"output_{i}", leaf) for i, (_, leaf) in enumerate(leaves_with_paths)]
-    named = []
+    named: list[tuple[str, Any]] = []
     for path, leaf in leaves_with_paths:
         parts = []
         for key in path:
@@ -369,7 +369,7 @@ def _fd_capture(target: logging.Logger) -> Iterator[None]:
     with tempfile.TemporaryFile() as sink:
         for stream in (sys.__stdout__, sys.__stderr__, sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
-                stream.flush()
+                stream.flush()  # type: ignore[union-attr]  # None is suppressed too
         try:
             for fd, _ in fds:
                 os.dup2(sink.fileno(), fd)
@@ -377,7 +377,7 @@ def _fd_capture(target: logging.Logger) -> Iterator[None]:
         finally:
             for stream in (sys.__stdout__, sys.__stderr__):
                 with contextlib.suppress(Exception):
-                    stream.flush()
+                    stream.flush()  # type: ignore[union-attr]  # None is suppressed too
             for fd, copy in fds:
                 os.dup2(copy, fd)
                 os.close(copy)
