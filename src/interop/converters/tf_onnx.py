@@ -27,6 +27,7 @@ from interop.frameworks.onnx import (
     external_threshold,
     from_tensor_storage,
     graph_def_weight_bytes,
+    numpy_product_alias,
     opset_of,
     save_onnx,
     stamp_provenance,
@@ -113,17 +114,18 @@ def _tf2onnx_from_frozen(
         if not large:
             with tf.Graph().as_default():
                 optimized = tf_loader.tf_optimize(inputs, outputs, frozen.graph_def)
-        onnx_model, storage = common(
-            optimized,
-            name=name,
-            large_model=large,
-            continue_on_error=True,
-            opset=opset,
-            custom_op_handlers=dict(tf2onnx_repairs.OP_HANDLERS),
-            input_names=inputs,
-            output_names=outputs,
-            tensors_to_rename=renames,
-        )
+        with numpy_product_alias():  # tf2onnx's large_model path calls np.product
+            onnx_model, storage = common(
+                optimized,
+                name=name,
+                large_model=large,
+                continue_on_error=True,
+                opset=opset,
+                custom_op_handlers=dict(tf2onnx_repairs.OP_HANDLERS),
+                input_names=inputs,
+                output_names=outputs,
+                tensors_to_rename=renames,
+            )
     if large and storage is not None:
         return from_tensor_storage(onnx_model, storage)
     return onnx_model

@@ -3,10 +3,12 @@ checks, provenance stamps and saving."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
 import weakref
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -339,3 +341,19 @@ def from_tensor_storage(proto: Any, storage: Any) -> Any:
         shutil.rmtree(directory, ignore_errors=True)
         raise
     return ExternalOnnx(path, proto=proto, owned_dir=directory)
+
+
+@contextlib.contextmanager
+def numpy_product_alias() -> Iterator[None]:
+    """``numpy.product`` for the length of a block, where numpy (2.x) no longer has it:
+    tf2onnx 1.17's ``large_model`` path still calls it. Removed again afterwards."""
+    import numpy as np
+
+    if hasattr(np, "product"):
+        yield
+        return
+    np.product = np.prod  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        del np.product  # type: ignore[attr-defined]
