@@ -87,15 +87,17 @@ class TorchToCoreml(_coreml.MLProgramConverter):
             if note:
                 warnings_out.append(note)
 
-            ct_inputs = []
-            for name, arg in zip(names, args, strict=True):
-                shape: list[Any] = list(arg.shape)
-                if batch_range is not None and shape:
-                    low, high = batch_range
-                    default = min(max(int(shape[0]), low), high)
-                    shape[0] = ct.RangeDim(lower_bound=low, upper_bound=high, default=default)
-                dtype = np.int32 if not arg.is_floating_point() else np.float32
-                ct_inputs.append(ct.TensorType(name=name, shape=tuple(shape), dtype=dtype))
+            def coreml_inputs(batch: tuple[int, int] | None) -> list[Any]:
+                found = []
+                for name, arg in zip(names, args, strict=True):
+                    shape: list[Any] = list(arg.shape)
+                    if batch is not None and shape:
+                        low, high = batch
+                        default = min(max(int(shape[0]), low), high)
+                        shape[0] = ct.RangeDim(lower_bound=low, upper_bound=high, default=default)
+                    dtype = np.int32 if not arg.is_floating_point() else np.float32
+                    found.append(ct.TensorType(name=name, shape=tuple(shape), dtype=dtype))
+                return found
 
             # the model's own output names where Core ML can carry them
             ct_outputs = (
@@ -104,12 +106,12 @@ class TorchToCoreml(_coreml.MLProgramConverter):
                 else None
             )
 
-            def to_coreml(captured_program: Any) -> Any:
+            def to_coreml(captured_program: Any, batch: tuple[int, int] | None) -> Any:
                 with locks.hold("coremltools", "ct.convert"), \
                         _coreml.quiet_coremltools() as during:
                     converted = ct.convert(
                         captured_program,
-                        inputs=ct_inputs,
+                        inputs=coreml_inputs(batch),
                         outputs=ct_outputs,
                         convert_to="mlprogram",
                         compute_precision=_coreml.compute_precision(ct, precision),
@@ -120,30 +122,39 @@ class TorchToCoreml(_coreml.MLProgramConverter):
                 return converted
 
             try:
-                mlmodel = to_coreml(program)
+                mlmodel = to_coreml(program, batch_range)
             except Exception as exc:
-                retry = None
-                if route == "torch.export" and not is_program:
+                if route != "torch.export" or is_program:
+                    raise _rejected(exc) from exc
+                mlmodel = None
+                if batch_range is not None:
+                    # coremltools folds some shape arithmetic only with a fixed batch
+                    # (Wav2Vec2: "Cannot add const [is0, 16, 1, 79]")
+                    try:
+                        fixed, _, _ = _export(model, args, False, max_batch, flat)
+                        mlmodel = to_coreml(fixed, None)
+                        batch_range = None
+                        retry_note = (
+                            f"coremltools rejected the flexible-batch program "
+                            f"({first_line(exc)}); converted with the example's fixed batch"
+                        )
+                    except Exception as fixed_exc:
+                        log.debug("fixed-batch retry failed: %s", first_line(fixed_exc))
+                if mlmodel is None:
                     # coremltools' TorchScript frontend lowers some modules (nn.LSTM, nn.GRU)
                     # that its torch.export frontend rejects
                     try:
-                        retry = to_coreml(_trace(model, args, captured))
+                        mlmodel = to_coreml(_trace(model, args, captured), batch_range)
                     except Exception as trace_exc:
                         log.debug("tracing fallback failed: %s", first_line(trace_exc))
-                if retry is None:
-                    raise ConversionError(
-                        f"coremltools could not convert the torch model: {first_line(exc)}",
-                        "the message names the op without a Core ML lowering; replace that "
-                        "layer, or try precision='fp32' / another minimum_deployment_target",
-                    ) from exc
-                note = (
-                    f"coremltools rejected the torch.export program ({first_line(exc)}); "
-                    "converted from torch.jit.trace instead"
-                )
-                log.warning(note)
-                warnings_out.append(note)
-                route = "torch.jit.trace"
-                mlmodel = retry
+                        raise _rejected(exc) from exc
+                    route = "torch.jit.trace"
+                    retry_note = (
+                        f"coremltools rejected the torch.export program ({first_line(exc)}); "
+                        "converted from torch.jit.trace instead"
+                    )
+                log.warning(retry_note)
+                warnings_out.append(retry_note)
         note = _coreml.untested_version_note("torch", torch.__version__)
         if note:
             warnings_out.append(note)
@@ -192,6 +203,14 @@ class TorchToCoreml(_coreml.MLProgramConverter):
             example_feed=example_feed,
             runtime="coreml",
         )
+
+
+def _rejected(exc: BaseException) -> ConversionError:
+    return ConversionError(
+        f"coremltools could not convert the torch model: {first_line(exc)}",
+        "the message names the op without a Core ML lowering; replace that layer, or try "
+        "precision='fp32' / another minimum_deployment_target",
+    )
 
 
 def _trace(model: Any, args: tuple[Any, ...], captured: _coreml.Captured) -> Any:

@@ -32,7 +32,7 @@ class Lowering:
 
 LOWERINGS: tuple[Lowering, ...] = (
     Lowering(("new_ones",), "new_ones", why="BERT, DistilBERT, CLIP text, GPT-2, Llama, T5"),
-    Lowering(("alias", "alias_copy"), "alias", why="GPT-2, Llama, Mistral (causal-mask views)"),
+    Lowering(("alias",), "alias", why="GPT-2, Llama, Mistral (causal-mask views)"),
     Lowering(("diff",), "diff", why="GPT-2, Llama (packed-sequence detection)"),
     Lowering(("where.scalarother", "where.scalar"), "where_scalar", why="T5 (position buckets)"),
     # torch.export names the operators "__and__" ...; coremltools checks that exact name

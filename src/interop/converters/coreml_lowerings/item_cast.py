@@ -27,5 +27,5 @@ def lower(context: Any, node: Any) -> None:
                              name=node.name))
         return
     if x.rank > 0:
-        x = mb.reshape(x=x, shape=[])
+        x = mb.squeeze(x=x)
     context.add(mb.cast(x=x, dtype=dtype, name=node.name))
