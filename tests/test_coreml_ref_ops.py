@@ -251,6 +251,33 @@ def test_max_and_avg_pool(pad_type, ceil_mode):
     close(got, want_avg)
 
 
+@pytest.mark.parametrize("op", ["max_pool", "avg_pool", "l2_pool"])
+def test_global_pooling_fast_path(op):
+    x = randn(2, 3, 7, 5)
+    got = run_mil(
+        lambda x: getattr(mb, op)(x=x, kernel_sizes=[7, 5], strides=[1, 1], pad_type="valid"),
+        {"x": x},
+    )
+    tx = torch.from_numpy(x)
+    want = {
+        "max_pool": F.max_pool2d(tx, (7, 5)),
+        "avg_pool": F.avg_pool2d(tx, (7, 5)),
+        "l2_pool": F.lp_pool2d(tx, 2, (7, 5)),
+    }[op]
+    close(got, want, atol=1e-5)
+
+
+def test_ceil_mode_pool_with_a_kernel_larger_than_the_input():
+    """HF EfficientNet's pooler: AvgPool2d(320, ceil_mode=True) on a small map."""
+    x = randn(2, 3, 2, 3)
+    got = run_mil(
+        lambda x: mb.avg_pool(x=x, kernel_sizes=[40, 40], strides=[40, 40], pad_type="custom",
+                              pad=[0, 0, 0, 0], ceil_mode=True),
+        {"x": x},
+    )
+    close(got, F.avg_pool2d(torch.from_numpy(x), 40, ceil_mode=True), atol=1e-5)
+
+
 def test_avg_pool_counting_padding():
     x = randn(1, 2, 6, 6)
     got = run_mil(

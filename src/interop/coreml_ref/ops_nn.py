@@ -262,6 +262,13 @@ def _pool(kind: str) -> OpFn:
             out_sizes.append(out)
             extra.append(max((out - 1) * s + k - (size + b + e), 0))
         lead = x.ndim - n
+        if all(o == 1 for o in out_sizes) and all(
+            k >= size for k, size in zip(kernel, in_sizes, strict=True)
+        ) and not any(b or e for b, e in pads):
+            # one window over the whole input (global pooling; HF EfficientNet's 320x320
+            # ceil-mode pooler on a 1x1 map): one reduction instead of a loop over every
+            # kernel offset (15 s -> milliseconds). Overhang beyond the input is never counted.
+            return _global_pool(x, kind, tuple(range(lead, x.ndim)))
         fill = -np.inf if kind == "max" else 0.0
         widths = [(0, 0)] * lead + [(b, e + x_) for (b, e), x_ in zip(pads, extra, strict=True)]
         padded = np.pad(x, widths, constant_values=fill)
@@ -295,6 +302,14 @@ def _pool(kind: str) -> OpFn:
         return acc / np.maximum(inside if exclude else counted, 1.0)
 
     return run
+
+
+def _global_pool(x: np.ndarray, kind: str, axes: tuple[int, ...]) -> np.ndarray:
+    if kind == "max":
+        return np.max(x, axis=axes, keepdims=True)
+    if kind == "l2":
+        return np.sqrt(np.sum(x * x, axis=axes, keepdims=True))
+    return np.mean(x, axis=axes, keepdims=True)
 
 
 def _batch_norm(a: Args) -> np.ndarray:
