@@ -122,29 +122,28 @@ def test_route_one_is_the_default_and_says_so(converted):
 
 
 def _fixed_batch_model():
-    """A real model with the batch written into it: torch.export with a free batch refuses
-    the reshape to 8 rows, at a fixed batch it exports."""
+    """A real model with the batch written into it: a per-row bias of 8 rows, so only a batch
+    of 8 broadcasts. torch.export, asked for a free batch, specializes it to 8."""
     import torch
 
-    class Pooled(torch.nn.Module):
+    class RowBiased(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.proj = torch.nn.Linear(12, 4)
+            self.register_buffer("row_bias", torch.linspace(-1, 1, 8).reshape(8, 1, 1))
 
         def forward(self, x):
-            return self.proj(x).reshape(8, -1).tanh()
+            return (self.proj(x) + self.row_bias).tanh()
 
     torch.manual_seed(0)
-    return Pooled().eval(), (torch.randn(8, 3, 12),)
+    return RowBiased().eval(), (torch.randn(8, 3, 12),)
 
 
-def test_route_two_fixes_the_batch_and_says_so():
+def test_a_batch_the_exporter_fixes_is_stated():
     model, example = _fixed_batch_model()
     conv = interop.convert(model, to="onnx", example_inputs=example)
-    assert conv.provenance["interop.route"] == "dynamo-static"
-    assert conv.warnings[-2].startswith("route dynamo failed")
-    assert conv.warnings[-2].endswith("fell back to dynamo-static")
-    assert conv.warnings[-1] == "the batch dimension is fixed at 8 (route dynamo-static)"
+    assert conv.provenance["interop.route"] in ("dynamo", "dynamo-static")
+    assert any(w.startswith("the batch dimension is fixed at 8") for w in conv.warnings)
     assert conv.input_specs[0].shape == (8, 3, 12)
     report = interop.check(model, conv, batch_sizes=(1, 8), latency=False, isolate=False)
     assert report.passed
@@ -156,6 +155,8 @@ def test_dict_inputs_with_an_unknown_keyword_are_refused():
     from interop.errors import InvalidInput
 
     model, example = SMOKE[0].build()
+    # transformers 5's forward() takes **kwargs, so the name reaches the model, which fails;
+    # the hint names the keyword forward() does not have
     with pytest.raises(InvalidInput, match="no argument named 'input_idz'"):
         interop.convert(model, to="onnx", example_inputs={"input_idz": example["input_ids"]})
 

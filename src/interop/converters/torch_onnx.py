@@ -238,6 +238,11 @@ class TorchToOnnx(Converter):
             if route == "dynamo-static" or (route == "torchscript" and not route_dynamic):
                 batch = call.tensors[0].shape[0] if call.tensors[0].dim() else 1
                 notes.append(f"the batch dimension is fixed at {batch} (route {route})")
+            elif route_dynamic and (fixed := _specialized_batch(result)) is not None:
+                notes.append(
+                    f"the batch dimension is fixed at {fixed}: torch.export specialized it "
+                    f"(route {route}); the model's code ties its batch to that size"
+                )
             for note in notes:
                 log.info("torch.onnx: %s", note)
             warns.extend(notes)
@@ -506,3 +511,15 @@ def _export_cause(exc: BaseException) -> tuple[str, str]:
             "pass dynamic_batch=False, or remove the hard-coded batch size from the model",
         )
     return first + location, "simplify the failing part of the model, or try another opset"
+
+
+def _specialized_batch(result: Any) -> int | None:
+    """The batch size the exported graph fixed although a free batch was asked, else None."""
+    proto = getattr(result, "model_proto", result)
+    graph = getattr(proto, "graph", None)
+    for value in getattr(graph, "input", ()):
+        dims = value.type.tensor_type.shape.dim
+        if len(dims):
+            first = dims[0]
+            return int(first.dim_value) if first.HasField("dim_value") else None
+    return None

@@ -158,6 +158,15 @@ def keyword_names(model: Any) -> set[str] | None:
     return {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
 
 
+def named_parameters(model: Any) -> set[str] | None:
+    """forward()'s named (keyword-capable) arguments, even when it also takes ``**kwargs``."""
+    try:
+        params = inspect.signature(model.forward).parameters.values()
+    except (TypeError, ValueError, AttributeError):
+        return None
+    return {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+
 def call_model(model: Any, call: ExampleCall) -> Any:
     """Run the model as its example is called: ``model(**kwargs)`` or ``model(*args)``."""
     return model(**call.kwargs()) if call.keywords else model(*call.tensors)
@@ -244,10 +253,19 @@ def run_example(model: Any, call: ExampleCall) -> Any:
         with torch.inference_mode():
             return call_model(model, call)
     except Exception as exc:
-        raise InvalidInput(
-            f"the model failed on the example inputs: {first_line(exc)}",
+        hint = (
             "pass example_inputs that forward() accepts: a tuple in its argument order, "
-            "or a dict keyed by its argument names",
+            "or a dict keyed by its argument names"
+        )
+        named = named_parameters(model) if call.keywords else None
+        unknown = [k for k in call.names if named is not None and k not in named]
+        if unknown:  # forward() takes **kwargs, so the name went through unchecked
+            hint = (
+                f"forward() has no argument named {', '.join(map(repr, unknown))} (it went "
+                "into **kwargs); key example_inputs by: " + ", ".join(sorted(named or ()))
+            )
+        raise InvalidInput(
+            f"the model failed on the example inputs: {first_line(exc)}", hint
         ) from None
 
 

@@ -113,8 +113,10 @@ def judge(
                 f"{where}: relative RMS error {_pct(rms)} > " + (f"{INT8_MAX_RELATIVE_RMS:.0%}"),
                 metrics,
             )
-    # elementwise and label failures are judged above by the int8 rules; others still count
-    structural = [f for f in failures if "max abs error" not in f and "labels agree" not in f]
+    # elementwise, relative-RMS and label failures are judged above by the int8 rules;
+    # others (missing outputs, shapes, non-finite values) still count
+    judged_here = ("max abs error", "labels agree", "relative RMS error")
+    structural = [f for f in failures if not any(text in f for text in judged_here)]
     if structural or not entries:
         return False, structural[0] if structural else "no outputs compared", metrics
     return True, "", metrics
