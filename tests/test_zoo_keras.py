@@ -16,14 +16,19 @@ import interop  # noqa: E402
 from conformance.cases import zoo_keras  # noqa: E402
 
 CASES = {case.name: case for case in zoo_keras.CASES}
-# Measured 2026-11-30 with BatchNormalization calibrated (logits of order 1-260): honest float
-# drift beyond the default profiles; the relative-to-scale tolerance rule of issue 10 item 5
-# decides these. Not loosened here; strict, so the mark goes when the rule lands.
+
+# Measured failures under the default profiles (scale-relative atol plus relative RMS; see
+# docs/tolerances.md), kept strict so that a change in either direction shows. These are
+# random-weight networks whose BatchNorm statistics come from 8 example images; check's
+# generated inputs drive them far outside that range. Core ML fp32 of the same conversions
+# passes (mobilenet_a050: relative RMS 1.4e-5), so the fp16 figures are the fp16 programs'
+# own drift on these networks. Not loosened.
 DRIFT = {
-    ("keras_efficientnet_b0", "onnx"): "max abs 4.8e-3 on logits of scale 260 (fp32)",
-    ("keras_mobilenet_v3_small", "coreml"): "max abs 0.035 on scale 0.9 (fp16)",
-    ("keras_efficientnet_b0", "coreml"): "max abs 9.9 on scale 260 (fp16)",
-    ("keras_mobilenet_a050", "coreml"): "max abs 0.25 on scale 2.35 (fp16)",
+    ("keras_efficientnet_b0", "onnx"): "fp32: max abs 3.39 on logits of RMS 3740 (relative "
+    "RMS 2.1e-4 passes; elementwise needs 9e-4 of scale)",
+    ("keras_mobilenet_v3_small", "coreml"): "fp16: max abs 0.035 on scale 0.9",
+    ("keras_efficientnet_b0", "coreml"): "fp16: max abs 9.9 on scale 260",
+    ("keras_mobilenet_a050", "coreml"): "fp16: relative RMS 1.0e-2 (batch 1) to 3.6e-2 (batch 8)",
 }
 
 
