@@ -34,6 +34,9 @@ def torch_example() -> tuple[str, Any, Any]:
 
 
 def keras_example() -> tuple[str, Any, Any]:
+    from interop.frameworks.tensorflow_import import import_tensorflow
+
+    import_tensorflow()  # TensorFlow's native start-up lines go to the debug log
     import keras
     import numpy as np
 
