@@ -1,9 +1,9 @@
 """Planted faults: one layer of the original scaled by 1.01, judged by convert and by check.
 
 A conversion that passed is judged again against a copy of the original whose last weighted
-layer (the head: the layer whose output is the model's output, so no normalisation after it
-can hide the change) has its weights multiplied by 1.01. Both verdicts, convert's
-validation and ``check``, must fail, and must agree. Uses only the public API.
+layer (a task head, or the final LayerNorm of an encoder that ends in one, so that no
+normalisation after it hides the change) has its weights multiplied by 1.01. Both verdicts,
+convert's validation and ``check``, must fail, and must agree. Uses only the public API.
 """
 
 from __future__ import annotations
@@ -14,23 +14,38 @@ from typing import Any
 FACTOR = 1.01
 
 
-def _plant_torch(model: Any) -> tuple[Any, str] | None:
+def _plant_torch(model: Any, example_inputs: Any) -> tuple[Any, str] | None:
     import torch
 
     if not isinstance(model, torch.nn.Module):
         return None
     faulty = copy.deepcopy(model)
-    weighted = [
-        (name, module)
+    # the last weighted module *as executed* on the example (registration order is not
+    # execution order): a task head, or for encoders that end in a LayerNorm that norm, so
+    # that no normalisation after it hides the change
+    weighted = {
+        id(module): (name, module)
         for name, module in faulty.named_modules()
         if isinstance(getattr(module, "weight", None), torch.nn.Parameter)
-        and module.weight.dim() >= 2
         and module.weight.is_floating_point()
         and not isinstance(module, torch.nn.Embedding)
-    ]
-    if not weighted:
+    }
+    ran: list[int] = []
+    hooks = [m.register_forward_hook(lambda mod, args, out: ran.append(id(mod)))
+             for _, m in weighted.values()]
+    try:
+        with torch.no_grad():
+            if isinstance(example_inputs, dict):
+                faulty(**example_inputs)
+            else:
+                args = example_inputs if isinstance(example_inputs, tuple) else (example_inputs,)
+                faulty(*(torch.as_tensor(a) for a in args))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    if not ran:
         return None
-    name, module = weighted[-1]
+    name, module = weighted[ran[-1]]
     with torch.no_grad():
         module.weight.mul_(FACTOR)
     return faulty, name
@@ -69,22 +84,26 @@ def _plant_sklearn(model: Any) -> tuple[Any, str] | None:
     return None
 
 
-def plant(model: Any) -> tuple[Any, str] | None:
-    """A faulty copy of ``model`` and the layer changed, or None when nothing can be scaled."""
+def plant(model: Any, example_inputs: Any = None) -> tuple[Any, str] | None:
+    """A faulty copy of ``model`` and the layer changed, or None when nothing can be scaled.
+
+    A torch model is run once on ``example_inputs`` to find its last executed layer.
+    """
     module = type(model).__module__.split(".")[0]
     if module in ("torch", "transformers") or hasattr(model, "named_modules"):
-        return _plant_torch(model)
+        return _plant_torch(model, example_inputs)
     if module in ("keras", "tf_keras", "tensorflow") or hasattr(model, "get_weights"):
         return _plant_keras(model)
     return _plant_sklearn(model)
 
 
-def judge(model: Any, conversion: Any, case: Any, batch_sizes: tuple[int, ...]) -> dict[str, Any]:
+def judge(model: Any, conversion: Any, case: Any, batch_sizes: tuple[int, ...],
+          example_inputs: Any = None) -> dict[str, Any]:
     """Plant the fault and record both verdicts on it."""
     import interop
     from interop.api import validate
 
-    planted = plant(model)
+    planted = plant(model, example_inputs)
     if planted is None:
         return {"layer": None, "caught": None,
                 "reason": "no floating-point weight tensor to scale in this model"}

@@ -164,7 +164,8 @@ def run_case(case: Any, targets: list[str], options: Options) -> list[dict[str, 
         if options.planted and report.passed:
             from conformance import planted
 
-            extra["planted"] = planted.judge(model, conversion, case, options.batch_sizes)
+            extra["planted"] = planted.judge(model, conversion, case, options.batch_sizes,
+                                             example_inputs)
         cells.append(
             _cell(
                 case, target, report.verdict, "; ".join(report.failures[:2]),

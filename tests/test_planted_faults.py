@@ -20,14 +20,34 @@ def test_torch_head_fault_is_caught_by_both_verdicts() -> None:
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4))
     model.eval()
-    conv = interop.convert(model, to="onnx", example_inputs=(torch.randn(8, 8),))
-    faulty, layer = planted.plant(model)
+    example = (torch.randn(8, 8),)
+    conv = interop.convert(model, to="onnx", example_inputs=example)
+    faulty, layer = planted.plant(model, example)
     assert layer == "2"
     assert torch.equal(faulty[2].weight, model[2].weight * planted.FACTOR)
     assert torch.equal(faulty[0].weight, model[0].weight)  # only the head changed
-    result = planted.judge(model, conv, _case("mlp"), (1, 8))
+    result = planted.judge(model, conv, _case("mlp"), (1, 8), example)
     assert result["caught"] is True and result["convert_failed"] is True and result["agree"]
     assert 1e-3 < result["rel_rms_error"] < 0.02  # about 1 %, less or more where bias shifts it
+
+
+def test_an_encoder_ending_in_a_layer_norm_gets_the_fault_in_that_norm() -> None:
+    import torch
+
+    class Encoder(torch.nn.Module):  # the final norm is registered first, run last
+        def __init__(self) -> None:
+            super().__init__()
+            self.final_norm = torch.nn.LayerNorm(8)
+            self.ffn = torch.nn.Linear(8, 8)
+
+        def forward(self, x):
+            return self.final_norm(x + self.ffn(x))
+
+    torch.manual_seed(0)
+    model = Encoder().eval()
+    faulty, layer = planted.plant(model, (torch.randn(4, 8),))
+    assert layer == "final_norm"
+    assert torch.equal(faulty.final_norm.weight, model.final_norm.weight * planted.FACTOR)
 
 
 def test_keras_and_sklearn_faults_are_planted_in_their_heads() -> None:
