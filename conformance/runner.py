@@ -431,8 +431,8 @@ def zoo_markdown(data: dict[str, Any]) -> str:
         "",
         f"Real architectures built from small configs with random weights, nothing downloaded "
         f"(Hugging Face transformers, Keras Applications, scikit-learn and boosting models on "
-        f"datasets that ship with scikit-learn). Run {data['created']}, wall time "
-        f"{data['wall_s']:.0f} s on {env.get('cpus')} CPUs. Versions: "
+        f"datasets that ship with scikit-learn). Run {data['created']} on {env.get('cpus')} "
+        f"CPUs{'; ' + data['notes'] if data.get('notes') else ''}. Versions: "
         + ", ".join(f"{k} {v}" for k, v in env.items() if k not in ("platform", "cpus"))
         + ".",
         "",
@@ -450,13 +450,16 @@ def zoo_markdown(data: dict[str, Any]) -> str:
         lines.append(f"| {family} | " + " | ".join(row) + " |")
     lines.append("| **all** | " + " | ".join(
         f"**{p}/{n} ({100 * p / max(n, 1):.0f} %)**" for p, n in totals.values()) + " |")
-    planted = [c["planted"] for c in cells if c.get("planted")]
-    if planted:
+    judged = [c["planted"] for c in cells if c.get("planted")]
+    planted = [p for p in judged if p["caught"] is not None]
+    if judged:
         caught = sum(bool(p["caught"]) for p in planted)
         agree = sum(bool(p.get("agree")) for p in planted)
-        lines += ["", f"Planted faults (the head layer's weights ×1.01 in a copy of the "
+        lines += ["", f"Planted faults (the last executed layer's weights ×1.01 in a copy of the "
                   f"original, after a pass): check failed on {caught} of {len(planted)}, and "
-                  f"convert's validation agreed with check on {agree} of {len(planted)}."]
+                  f"convert's validation agreed with check on {agree} of {len(planted)}; "
+                  f"{len(judged) - len(planted)} passing cells had no weight tensor to scale "
+                  f"(trees, k-NN, SVR, boosting)."]
     lines += ["", "| model | target | verdict | worst abs error | convert s | check s | "
               "planted fault | why |", "|---|---|---|---|---|---|---|---|"]
     for cell in cells:
