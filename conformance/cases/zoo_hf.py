@@ -125,13 +125,18 @@ def build_t5_encoder() -> tuple[Any, Any]:
     return T5EncoderModel(T5Config(**_T5)).eval(), _text_inputs(torch)
 
 
-def build_t5_full() -> tuple[Any, Any]:
-    from transformers import T5Config, T5ForConditionalGeneration
-
-    torch = _seeded(41)
+def _seq2seq_inputs(torch: Any) -> dict[str, Any]:
+    """Encoder text inputs plus ``decoder_input_ids`` of half the length (its own seed)."""
     feed = _text_inputs(torch)
     gen = torch.Generator().manual_seed(8)
     feed["decoder_input_ids"] = torch.randint(3, VOCAB, (BATCH, SEQ // 2), generator=gen)
+    return feed
+
+
+def build_t5_full() -> tuple[Any, Any]:
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    feed = _seq2seq_inputs(_seeded(41))  # seeds torch, then draws the inputs, as before
     return T5ForConditionalGeneration(T5Config(**_T5)).eval(), feed
 
 
@@ -146,10 +151,7 @@ def build_bart_encoder() -> tuple[Any, Any]:
 def build_bart_full() -> tuple[Any, Any]:
     from transformers import BartConfig, BartForConditionalGeneration
 
-    torch = _seeded(43)
-    feed = _text_inputs(torch)
-    gen = torch.Generator().manual_seed(8)
-    feed["decoder_input_ids"] = torch.randint(3, VOCAB, (BATCH, SEQ // 2), generator=gen)
+    feed = _seq2seq_inputs(_seeded(43))
     return BartForConditionalGeneration(BartConfig(**_BART)).eval(), feed
 
 

@@ -5,7 +5,9 @@ Public names load lazily so that ``import interop`` imports no framework.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from interop._lazy import lazy_getattr
 
 __version__ = "0.1.0"
 
@@ -74,15 +76,7 @@ if TYPE_CHECKING:
     from interop.types import Conversion, ConverterInfo, TensorSpec, Tolerance
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'interop' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 def __dir__() -> list[str]:

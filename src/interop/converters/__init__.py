@@ -7,16 +7,6 @@ registered converters: importing a submodule makes Python bind the package to th
 
 from __future__ import annotations
 
-import sys
-import types
-from typing import Any
+from interop._lazy import callable_package
 
-
-class _CallablePackage(types.ModuleType):
-    def __call__(self) -> Any:
-        from interop.registry import converter_infos
-
-        return converter_infos()
-
-
-sys.modules[__name__].__class__ = _CallablePackage
+callable_package(__name__, "interop.registry:converter_infos")

@@ -11,19 +11,10 @@ like the function (as ``interop.converters`` does).
 
 from __future__ import annotations
 
-import sys
-import types
-from typing import Any
-
+from interop._lazy import callable_package
 from interop.diagnose.core import diagnose
 from interop.diagnose.result import Diagnosis, LayerDiff
 
-
-class _CallablePackage(types.ModuleType):
-    def __call__(self, *args: Any, **kwargs: Any) -> Diagnosis:
-        return diagnose(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallablePackage
+callable_package(__name__, "interop.diagnose.core:diagnose")
 
 __all__ = ["Diagnosis", "LayerDiff", "diagnose"]

@@ -8,9 +8,9 @@ that pass against the plain conversion in paired rounds, and returns the fastest
 
 from __future__ import annotations
 
-import sys
-import types
 from typing import TYPE_CHECKING, Any
+
+from interop._lazy import callable_package, lazy_getattr
 
 _LAZY = {
     "optimize": "interop.optimize.search",
@@ -55,25 +55,5 @@ def candidate_table(optimization: Any) -> str:
     return text_table(optimization)
 
 
-class _CallableModule(types.ModuleType):
-    """``interop.optimize`` is both this package and the function: once the package has been
-    imported, ``interop.optimize`` names the package, so calling it must still optimise."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from interop.optimize.search import optimize
-
-        return optimize(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'interop.optimize' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+callable_package(__name__, "interop.optimize.search:optimize")
+__getattr__ = lazy_getattr(__name__, _LAZY)

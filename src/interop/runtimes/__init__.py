@@ -6,16 +6,6 @@ registered runtimes (see ``interop.converters`` for why the package is callable)
 
 from __future__ import annotations
 
-import sys
-import types
-from typing import Any
+from interop._lazy import callable_package
 
-
-class _CallablePackage(types.ModuleType):
-    def __call__(self) -> Any:
-        from interop.registry import runtime_infos
-
-        return runtime_infos()
-
-
-sys.modules[__name__].__class__ = _CallablePackage
+callable_package(__name__, "interop.registry:runtime_infos")
