@@ -342,3 +342,96 @@ def test_conversion_error_stays_backward_compatible() -> None:
     error = interop.ConversionError("message", "hint")
     assert (error.op, error.layer, error.source_location) == (None, None, None)
     assert str(error) == "message\nhint" and error.where() == ""
+
+
+# -- models past the external-data threshold (issue 14) -----------------------------------------
+THRESHOLD_ENV = "INTEROP_ONNX_EXTERNAL_DATA_BYTES"
+
+
+def _mlp():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(256, 512), torch.nn.ReLU(), torch.nn.Linear(512, 512), torch.nn.ReLU(),
+        torch.nn.Linear(512, 8),
+    ).eval()
+    return model, (torch.randn(2, 256),)
+
+
+def _planted_in_original(model, layer: str, factor: float = 1.05):
+    """The original changed after conversion: one Linear's weight scaled."""
+    bad = copy.deepcopy(model)
+    with torch.no_grad():
+        bad.get_submodule(layer).weight.mul_(factor)
+    return bad
+
+
+def test_external_data_model_names_the_same_layer_as_in_memory(tmp_path, monkeypatch) -> None:
+    from interop.frameworks.onnx import ExternalOnnx
+
+    model, args = _mlp()
+    in_memory = interop.convert(model, to="onnx", example_inputs=args)
+    monkeypatch.setenv(THRESHOLD_ENV, "100000")  # 1.6 MB of weights: past it
+    external = interop.convert(model, to="onnx", example_inputs=args)
+    assert isinstance(external.model, ExternalOnnx)
+    assert isinstance(in_memory.model, onnx.ModelProto)
+
+    clean = interop.diagnose(model, external, minimize=False)
+    assert clean.outputs_passed and clean.first_divergence is None, clean.summary
+    assert [d.layer for d in clean.layers] == ["0", "1", "2", "3", "4"]
+    assert all(d.max_abs_error < 1e-5 for d in clean.layers)
+
+    bad = _planted_in_original(model, "2")
+    want = interop.diagnose(bad, in_memory, minimize=False)
+    got = interop.diagnose(bad, external, minimize=False)
+    assert want.first_divergence.layer == got.first_divergence.layer == "2", got.summary
+    assert got.first_divergence.nodes == want.first_divergence.nodes
+    assert got.first_divergence.max_abs_error > 1e-2
+    for a, b in zip(got.layers, want.layers, strict=True):
+        assert (a.layer, a.passed) == (b.layer, b.passed)
+        assert a.max_abs_error == pytest.approx(b.max_abs_error, rel=1e-4, abs=1e-6)
+    assert [d.passed for d in got.layers[:2]] == [True, True]
+    assert any("optimisations off" in n for n in got.notes)
+
+    # the saved pair, from its path: the graph weightless, onnxruntime reading model.onnx.data
+    path = external.save(tmp_path / "model.onnx")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx", "model.onnx.data"]
+    from_path = interop.diagnose(bad, path)  # no example feed kept: its own seeded draw
+    assert from_path.first_divergence.layer == "2", from_path.summary
+    assert from_path.first_divergence.nodes == want.first_divergence.nodes
+    assert from_path.first_divergence.max_abs_error > 1e-2
+    assert not from_path.outputs_passed and from_path.minimal_input_info["batch"] == 1
+    # nothing written beside the user's model
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx", "model.onnx.data"]
+
+
+def test_external_graph_without_the_folder_entry_runs_beside_a_link(tmp_path, monkeypatch):
+    """An onnxruntime that ignores the folder entry (older than the entry) loads the edited
+    graph from a temporary directory beside a hard link to the data; the directory goes."""
+    import onnxruntime as ort
+
+    import interop.frameworks.onnx as onnx_fw
+    from interop.diagnose.onnx_values import run_with_values
+
+    model, args = _mlp()
+    monkeypatch.setenv(THRESHOLD_ENV, "100000")
+    path = interop.convert(model, to="onnx", example_inputs=args).save(tmp_path / "model.onnx")
+    external = onnx_fw.load_saved(path)
+    assert isinstance(external, onnx_fw.ExternalOnnx)
+    x = np.random.default_rng(0).standard_normal((3, 256)).astype(np.float32)
+    feed = {external.graph.input[0].name: x}
+    inner = [n.output[0] for n in external.graph.node][:2]
+    expected = run_with_values(external, feed, inner)
+    monkeypatch.setattr(onnx_fw, "EXTERNAL_FOLDER_KEY", "interop.test.ignored_entry")
+    with pytest.raises(Exception, match="(?i)external|data|file"):  # bytes alone: no weights
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 4
+        ort.InferenceSession(external.proto.SerializeToString(), opts)
+    got = run_with_values(external, feed, inner)
+    assert set(got) == set(expected) and len(got) == 3
+    for name, value in expected.items():
+        np.testing.assert_array_equal(got[name], value)
+    with torch.no_grad():
+        np.testing.assert_allclose(
+            got[external.graph.output[0].name], model(torch.from_numpy(x)).numpy(), atol=1e-5
+        )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx", "model.onnx.data"]

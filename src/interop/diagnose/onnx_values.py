@@ -5,6 +5,10 @@ session with extra outputs computes a different graph from the one users run. Th
 are therefore read with ``ORT_DISABLE_ALL`` (the graph exactly as converted), and the
 final outputs of that run are compared with the ordinary optimised session's: a difference
 beyond tolerance is reported in the diagnosis's notes.
+
+A model whose weights stay in a data file (``frameworks.onnx.ExternalOnnx``) is edited as its
+weightless graph and run with onnxruntime reading the weights from the model's folder: no
+proto with the weights is built.
 """
 
 from __future__ import annotations
@@ -24,11 +28,11 @@ def run_with_values(
     model: Any, feed: Mapping[str, Any], names: Iterable[str], *, optimise: bool = False
 ) -> dict[str, np.ndarray]:
     """The graph outputs plus the values ``names``, from one onnxruntime run."""
-    import onnx
     import onnxruntime as ort
 
-    instrumented = onnx.ModelProto()
-    instrumented.CopyFrom(model)
+    from interop.frameworks.onnx import ExternalOnnx, external_session, weightless_copy
+
+    instrumented = weightless_copy(model)
     present = {o.name for o in instrumented.graph.output}
     extra = [n for n in dict.fromkeys(names) if n not in present]
     for name in extra:
@@ -39,9 +43,12 @@ def run_with_values(
     opts.inter_op_num_threads = 1
     if not optimise:
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    session = ort.InferenceSession(
-        instrumented.SerializeToString(), opts, providers=["CPUExecutionProvider"]
-    )
+    if isinstance(model, ExternalOnnx):
+        session = external_session(instrumented, model.path.parent, opts)
+    else:
+        session = ort.InferenceSession(
+            instrumented.SerializeToString(), opts, providers=["CPUExecutionProvider"]
+        )
     wanted = [o.name for o in session.get_outputs()]
     values = session.run(wanted, {k: np.asarray(v) for k, v in feed.items()})
     return dict(zip(wanted, values, strict=True))

@@ -357,3 +357,74 @@ def numpy_product_alias() -> Iterator[None]:
         yield
     finally:
         del np.product  # type: ignore[attr-defined]
+
+
+# -- sessions on an edited weightless graph ----------------------------------------------
+
+EXTERNAL_FOLDER_KEY = "session.model_external_initializers_file_folder_path"
+"""onnxruntime's session config entry: where a graph given as bytes finds its data files."""
+
+
+def weightless_copy(model: Any) -> Any:
+    """An editable ModelProto copy of ``model``'s graph; for an :class:`ExternalOnnx` the
+    proto without tensor bytes (a few KB), its data locations relative to ``model.path``."""
+    import onnx
+
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model.proto if isinstance(model, ExternalOnnx) else model)
+    return copy
+
+
+def external_session(
+    proto: Any, folder: str | Path, options: Any, providers: tuple[str, ...] = (
+        "CPUExecutionProvider",)
+) -> Any:
+    """An onnxruntime session for ``proto``, a weightless graph whose external data
+    ``location``s are relative to ``folder`` (an :class:`ExternalOnnx`'s, after an edit:
+    outputs added, a rewrite). onnxruntime reads the weights from ``folder``; no proto with
+    the weights is ever built.
+
+    onnxruntime refuses a location that is absolute or leaves the model's directory (a
+    symlink to elsewhere included), so the edited graph is handed over as bytes with
+    :data:`EXTERNAL_FOLDER_KEY` naming ``folder``. An onnxruntime without that entry gets the
+    graph written into a temporary directory inside ``folder`` beside a hard link to each
+    data file (which onnxruntime accepts; only ``onnx.checker`` calls it an attack), or a
+    copy where a link cannot be made; the directory is removed once the session has loaded.
+    """
+    import onnxruntime as ort
+
+    folder = Path(folder)
+    options.add_session_config_entry(EXTERNAL_FOLDER_KEY, str(folder))
+    try:
+        return ort.InferenceSession(proto.SerializeToString(), options, providers=list(providers))
+    except Exception as exc:
+        first = exc
+    return _session_beside_links(proto, folder, options, providers, first)
+
+
+def _session_beside_links(
+    proto: Any, folder: Path, options: Any, providers: tuple[str, ...], first: Exception
+) -> Any:
+    import onnx
+    import onnxruntime as ort
+
+    try:
+        directory = tempfile.mkdtemp(prefix=".interop-session-", dir=folder)
+    except OSError:
+        directory = tempfile.mkdtemp(prefix="interop-session-")
+    try:
+        for location in _locations(proto):
+            source, target = folder / location, Path(directory) / location
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(source, target)
+            except OSError:
+                shutil.copyfile(source, target)
+        path = Path(directory) / "model.onnx"
+        onnx.save_model(proto, str(path), save_as_external_data=False)
+        try:
+            return ort.InferenceSession(str(path), options, providers=list(providers))
+        except Exception:
+            raise first from None
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
