@@ -230,3 +230,69 @@ def test_coreml_variants_are_checked_with_the_reference_executor() -> None:
     with torch.no_grad():
         expected = model(torch.from_numpy(x)).numpy()
     assert np.allclose(got, expected, atol=1e-2, rtol=1e-2)
+
+
+# -- models past the external-data threshold (issue 14) -----------------------------------------
+THRESHOLD_ENV = "INTEROP_ONNX_EXTERNAL_DATA_BYTES"
+
+
+def _outputs_from_path(model, path, x):  # type: ignore[no-untyped-def]
+    """torch, and onnxruntime loading the saved pair itself."""
+    with torch.no_grad():
+        expected = model(torch.from_numpy(x)).numpy()
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    (name,) = [i.name for i in session.get_inputs()]
+    return expected, session.run(None, {name: x})[0]
+
+
+def test_a_model_past_the_threshold_gets_an_external_variant(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from interop.frameworks.onnx import ExternalOnnx
+
+    monkeypatch.setenv(THRESHOLD_ENV, "100000")  # Block(256): about 0.8 MB of weights
+    torch.manual_seed(0)
+    model = Block(width=256).eval()
+    conversion = interop.convert(model, "onnx", (torch.randn(2, 8, 256),))
+    assert isinstance(conversion.model, ExternalOnnx)
+    names = ["ort-extended", "onnxslim", "fp16", "transformer-fusion"]
+    opt = optimize(model, conversion, profile="fp16", candidates=names, **FAST)
+    for name in ("onnxslim", "fp16", "transformer-fusion"):  # never silently dropped
+        result = opt.candidate(name)
+        assert result.status == "skipped" and not result.passed, name
+        assert "past the external-data threshold" in result.reason and THRESHOLD_ENV in (
+            result.reason
+        )
+    rewritten = opt.candidate("ort-extended")
+    assert rewritten.passed, rewritten.reason
+    assert rewritten.worst_abs_error is not None and rewritten.worst_abs_error < 1e-4
+    variant = rewritten.conversion.model
+    assert isinstance(variant, ExternalOnnx) and variant.path != conversion.model.path
+    assert {"BiasGelu", "SkipLayerNormalization"} <= {n.op_type for n in variant.graph.node}
+    assert rewritten.size_bytes == variant.path.stat().st_size + variant.data_bytes()
+    assert opt.best_name in ("plain", "ort-extended")
+
+    saved = tmp_path / "variant"
+    saved.mkdir()
+    path = rewritten.conversion.save(saved / "model.onnx")
+    assert sorted(p.name for p in saved.iterdir()) == ["model.onnx", "model.onnx.data"]
+    onnx.checker.check_model(str(path))
+    x = np.random.default_rng(7).standard_normal((3, 8, 256)).astype(np.float32)
+    expected, got = _outputs_from_path(model, path, x)
+    assert np.allclose(got, expected, atol=FP32_TOLERANCE.atol, rtol=FP32_TOLERANCE.rtol)
+
+    # from the saved path of the plain conversion: the same variant, and it saves as the pair
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    plain_path = conversion.save(plain / "model.onnx")
+    again = optimize(model, str(plain_path), candidates=["ort-extended", "onnxslim"], **FAST)
+    assert again.candidate("ort-extended").passed
+    assert again.candidate("onnxslim").status == "skipped"
+    assert any("interop.io" in n for n in again.notes)
+    best = tmp_path / "best"
+    best.mkdir()
+    again.best.save(best / "model.onnx")
+    assert sorted(p.name for p in best.iterdir()) == ["model.onnx", "model.onnx.data"]
+    expected, got = _outputs_from_path(model, best / "model.onnx", x)
+    assert np.allclose(got, expected, atol=FP32_TOLERANCE.atol, rtol=FP32_TOLERANCE.rtol)
+    assert sorted(p.name for p in plain.iterdir()) == ["model.onnx", "model.onnx.data"]

@@ -3,6 +3,10 @@
 The interface mapping comes from the ``interop.io`` metadata entry that interop stores in
 every ONNX model it converts. A file without it (converted elsewhere) is mapped by name
 where the original's names match and otherwise by position; the report says so.
+
+An ONNX file saves again (``frameworks.onnx.save_onnx``: a model whose weights stay in a
+data file beside it as the ``.onnx`` + ``.data`` pair), so ``optimize`` on a path returns a
+variant that can be saved; a Core ML file, held as its path, does not.
 """
 
 from __future__ import annotations
@@ -52,8 +56,12 @@ def conversion_from_path(path: str | Path, original: Any) -> tuple[Conversion, l
     notes: list[str] = []
     meta: dict[str, Any] = {}
     model: Any = str(path)
+    saver: Any = _unsaveable
     if target == "onnx":
+        from interop.frameworks.onnx import save_onnx
+
         model, meta = _onnx_metadata(path)
+        saver = save_onnx
     source = meta.get("source") or _source_of(original)
     runtime_cls = registry.get_runtime(target)
     with runtime_cls(model, conversion=None, threads=1) as rt:
@@ -99,7 +107,7 @@ def conversion_from_path(path: str | Path, original: Any) -> tuple[Conversion, l
         output_specs=output_specs,
         input_map=input_map,
         output_map=output_map,
-        saver=_unsaveable,
+        saver=saver,
         suffix=path.suffix,
         output_kinds=kinds,
         input_layout=layout,

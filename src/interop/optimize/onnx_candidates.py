@@ -3,13 +3,21 @@ fp16 with fp32 inputs and outputs, dynamic int8 and (with calibration data) stat
 
 Every builder takes an onnx.ModelProto and returns a new one; the model it is given is never
 changed. onnx, onnxruntime and onnxslim are imported inside the builders.
+
+Past the external-data threshold the model is a ``frameworks.onnx.ExternalOnnx``: only the
+onnxruntime levels build from it (onnxruntime reads the weights from the data file and writes
+the optimised graph's to a new one, :func:`ort_external`); the others hold every weight in
+one ModelProto and are skipped (``Candidate.external_data``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import shutil
+import tempfile
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from interop.optimize.result import (
@@ -66,22 +74,60 @@ def ort_level(level: str) -> Candidate:
             "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
             "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
         }
+        from interop.frameworks.onnx import ExternalOnnx
+
         path = ctx.workdir / f"ort-{level}.onnx"
         opts = ort.SessionOptions()
         opts.graph_optimization_level = levels[level]
         opts.optimized_model_filepath = str(path)
         opts.intra_op_num_threads = 1
         opts.log_severity_level = 3
-        ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
-        optimized = onnx.load(str(path))
+        if isinstance(model, ExternalOnnx):
+            optimized = ort_external(model, opts)
+        else:
+            ort.InferenceSession(
+                model.SerializeToString(), opts, providers=["CPUExecutionProvider"]
+            )
+            optimized = onnx.load(str(path))
         if _unchanged(model, optimized):
             raise NotApplicable(f"onnxruntime level {level!r} changed nothing")
         return optimized
 
     note = " (the saved graph is specific to this CPU's instruction set)" if level == "all" else ""
     return Candidate(
-        f"ort-{level}", REWRITE, "onnx", build, f"onnxruntime offline optimisation, {level}{note}"
+        f"ort-{level}",
+        REWRITE,
+        "onnx",
+        build,
+        f"onnxruntime offline optimisation, {level}{note}",
+        external_data=True,
     )
+
+
+EXTERNAL_FILE_KEY = "session.optimized_model_external_initializers_file_name"
+EXTERNAL_MIN_KEY = "session.optimized_model_external_initializers_min_size_in_bytes"
+EXTERNAL_MIN_BYTES = 1024  # smaller initializers (scalars, shapes) stay in the graph
+
+
+def ort_external(model: Any, opts: Any) -> Any:
+    """onnxruntime's offline optimisation of an ExternalOnnx, as an ExternalOnnx: the session
+    reads the weights from ``model``'s data file and writes the optimised graph to
+    ``model.onnx`` with its initializers in one ``model.onnx.data``, in a temporary directory
+    the result owns (it outlives the search's scratch folder, as the returned variant must)."""
+    from interop.frameworks.onnx import ExternalOnnx, external_session
+
+    directory = tempfile.mkdtemp(prefix="interop-onnx-")
+    path = Path(directory) / "model.onnx"
+    opts.optimized_model_filepath = str(path)
+    opts.add_session_config_entry(EXTERNAL_FILE_KEY, path.name + ".data")
+    opts.add_session_config_entry(EXTERNAL_MIN_KEY, str(EXTERNAL_MIN_BYTES))
+    try:
+        external_session(model.proto, model.path.parent, opts)
+        optimized = ExternalOnnx(path, owned_dir=directory)
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+    return optimized
 
 
 def detect_model_type(original: Any) -> str | None:

@@ -42,7 +42,13 @@ class BuildContext:
 @dataclass(frozen=True)
 class Candidate:
     """One variant to try: ``build`` makes it from the model of ``base`` (a candidate's name)
-    or, when ``base`` is None, from the plain conversion's model."""
+    or, when ``base`` is None, from the plain conversion's model.
+
+    ``external_data``: the builder takes a ``frameworks.onnx.ExternalOnnx`` (an ONNX model
+    whose weights stay in a data file, past ``external_threshold()``) and returns one, never
+    building a proto with the weights. Other candidates are skipped on such a model, with
+    the reason in their result.
+    """
 
     name: str
     kind: str
@@ -51,6 +57,7 @@ class Candidate:
     description: str = ""
     base: str | None = None
     needs_data: bool = False
+    external_data: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -60,7 +67,8 @@ class Candidate:
 @dataclass
 class CandidateResult:
     """The outcome for one variant. ``status`` is "passed", "failed" (parity or accuracy),
-    "skipped" (not allowed by the profile, or no calibration data) or "not applicable" /
+    "skipped" (not allowed by the profile, no calibration data, or a builder that would hold
+    the weights of a model past the external-data threshold in memory) or "not applicable" /
     "error" (could not be built). ``latency_ratio`` is candidate p50 / plain p50 at the
     largest batch size, from paired rounds; None where it was not measured."""
 

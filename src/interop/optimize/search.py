@@ -43,6 +43,11 @@ def _split_data(data: Any) -> tuple[Any, Any]:
 
 
 def _size(conversion: Conversion, workdir: Path, name: str) -> int:
+    from interop.frameworks.onnx import ExternalOnnx
+
+    model = conversion.model
+    if isinstance(model, ExternalOnnx):  # what it saves as, without copying the weights
+        return int(model.path.stat().st_size) + model.data_bytes()
     folder = Path(tempfile.mkdtemp(dir=workdir))
     path = conversion.save(folder / f"{name.replace('+', '_')}{conversion.suffix}")
     files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
@@ -61,9 +66,36 @@ def _variant(conversion: Conversion, model: Any, name: str) -> Conversion:
     )
 
 
+def _conversion_of(conversion: Any, model: Any) -> tuple[Conversion, list[str]]:
+    if isinstance(conversion, Conversion):
+        return conversion, []
+    if isinstance(conversion, (str, Path)):
+        from interop.harness.saved import conversion_from_path
+
+        return conversion_from_path(conversion, model)
+    raise InvalidInput(
+        f"optimize() needs a Conversion or a saved model path, not {type(conversion).__name__}",
+        "pass the result of interop.convert(...) or the path it was saved to",
+    )
+
+
+def _held_whole(candidate: Candidate, base: Any) -> str:
+    """Why ``candidate`` cannot build from ``base``: a model whose weights stay in a data file
+    that the builder would read into one ModelProto; "" when it can."""
+    from interop.frameworks.onnx import THRESHOLD_ENV, ExternalOnnx, external_threshold
+
+    if candidate.external_data or not isinstance(base, ExternalOnnx):
+        return ""
+    return (
+        f"weights past the external-data threshold ({base.data_bytes()} > "
+        f"{external_threshold()} bytes, {THRESHOLD_ENV}): this builder would hold them all "
+        "in one in-memory ModelProto"
+    )
+
+
 def optimize(
     model: Any,
-    conversion: Conversion,
+    conversion: Conversion | str | Path,
     *,
     profile: str = "fp32",
     inputs: Any = None,
@@ -75,12 +107,11 @@ def optimize(
     time_budget_s: float = 1.0,
     seed: int = 0,
 ) -> Optimization:
-    """Try the variants ``profile`` allows; return the fastest that passes (see package doc)."""
-    if not isinstance(conversion, Conversion):
-        raise InvalidInput(
-            f"optimize() needs a Conversion, not {type(conversion).__name__}",
-            "pass the result of interop.convert(...)",
-        )
+    """Try the variants ``profile`` allows; return the fastest that passes (see package doc).
+
+    ``conversion`` is a Conversion or a saved model path (an ONNX model with its data file
+    beside it included)."""
+    conversion, path_notes = _conversion_of(conversion, model)
     chosen_profile = get_profile(profile)
     pool = select(candidates, conversion.target)
     x_data, y_data = _split_data(data)
@@ -92,6 +123,7 @@ def optimize(
     workdir = Path(tempfile.mkdtemp(prefix="interop-optimize-"))
     try:
         search = _Search(model, conversion, chosen_profile, inputs, threads, batch_sizes, seed)
+        search.notes.extend(path_notes)
         search.task = TaskJudge(y_data, calibration) if calibration is not None else None
         ctx = BuildContext(model, conversion, calibration, workdir)
         search.add_plain(workdir)
@@ -187,6 +219,10 @@ class _Search:
             result.reason = "needs calibration data: pass data=(X, y)"
             return
         base_name = candidate.base or PLAIN
+        held_whole = _held_whole(candidate, self.built.get(base_name, self.conversion.model))
+        if held_whole:
+            result.reason = held_whole
+            return
         if base_name not in self.built:
             result.reason = f"its base {base_name!r} was not built"
             return
