@@ -9,7 +9,7 @@ TensorFlow is imported inside the functions.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,13 +125,20 @@ class Frozen:
         return mapping
 
 
-def freeze(concrete: Any) -> Frozen:
-    """Freeze ``concrete`` (variables and captured tensors become constants) and repair it."""
+def freeze(concrete: Any, as_inputs: Mapping[str, Any] | None = None) -> Frozen:
+    """Freeze ``concrete`` (variables and captured tensors become constants) and repair it.
+
+    ``as_inputs`` maps captured variable placeholders (node names) to their variables: those
+    are not read at all; each stays a plain Placeholder of the variable's dtype and shape,
+    its ReadVariableOps become Identity (the large-model route, ``tf_onnx_large``).
+    """
     import tensorflow as tf
 
     real_inputs = len(tf.nest.flatten(concrete.structured_input_signature))
     captured = [t for t in concrete.inputs[real_inputs:] if t.dtype != tf.resource]
-    graph_def = _frozen_graph_def(concrete)
+    graph_def = _frozen_graph_def(concrete, frozenset(as_inputs or ()))
+    if as_inputs:
+        _variables_as_placeholders(graph_def, as_inputs)
     applied = ["fold-captured-constants"] if captured else []
     if any(node.op == "Erfc" for node in _all_nodes(graph_def)):
         applied.append("erfc-as-one-minus-erf")
@@ -155,7 +162,7 @@ def freeze(concrete: Any) -> Frozen:
     )
 
 
-def _frozen_graph_def(concrete: Any) -> Any:
+def _frozen_graph_def(concrete: Any, keep: frozenset[str] = frozenset()) -> Any:
     """The concrete function's GraphDef with variables and captured tensors as constants.
 
     Tensor names stay those of ``concrete``. TensorFlow's public
@@ -169,13 +176,50 @@ def _frozen_graph_def(concrete: Any) -> Any:
     replace = getattr(c2c, "_replace_variables_by_constants", None)
     data_class = getattr(c2c, "_FunctionConverterDataInEager", None)
     if replace is None or data_class is None:
+        if keep:
+            raise RuntimeError("this TensorFlow has no variable-by-variable freezing")
         frozen = c2c.convert_variables_to_constants_v2(
             concrete, lower_control_flow=False, aggressive_inlining=True
         )
         return frozen.graph.as_graph_def(add_shapes=True)
-    data = data_class(func=concrete, lower_control_flow=False, aggressive_inlining=True)
+    data = data_class(
+        func=concrete,
+        lower_control_flow=False,
+        aggressive_inlining=True,
+        variable_names_denylist=set(keep) or None,
+    )
     graph_def, _ = replace(converter_data=data)
     return graph_def
+
+
+def _variables_as_placeholders(graph_def: Any, variables: Mapping[str, Any]) -> None:
+    """Each kept resource placeholder -> a Placeholder of its variable's dtype and shape, its
+    ReadVariableOps -> Identity. Anything else reading the handle is refused."""
+    nodes = {node.name: node for node in graph_def.node}
+    missing = sorted(set(variables) - set(nodes))
+    if missing:
+        raise RuntimeError(f"variable placeholder(s) {missing} are not in the frozen graph")
+    for node in graph_def.node:
+        for name in node.input:
+            source = name.lstrip("^").split(":")[0]
+            if source not in variables:
+                continue
+            if node.op != "ReadVariableOp" or name.startswith("^"):
+                raise RuntimeError(f"{node.op} {node.name!r} uses variable handle {source!r}")
+            dtype = node.attr["dtype"].type
+            node.op = "Identity"
+            del node.attr["dtype"]
+            node.attr["T"].type = dtype
+    for name, variable in variables.items():
+        placeholder = nodes[name]
+        dtype = variable.dtype.as_datatype_enum
+        for key in list(placeholder.attr):
+            del placeholder.attr[key]
+        placeholder.op = "Placeholder"
+        placeholder.attr["dtype"].type = dtype
+        shape = placeholder.attr["shape"].shape
+        for size in variable.shape:
+            shape.dim.add().size = int(size)
 
 
 def inline_functions(frozen: Frozen) -> Any:

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
-from interop.converters import tf2onnx_repairs
+from interop.converters import tf2onnx_repairs, tf_onnx_large
 from interop.converters.base import Converter
 from interop.errors import ConversionError, InvalidInput, first_line
 from interop.frameworks import locks
@@ -80,7 +80,11 @@ def _quiet_tf2onnx() -> Iterator[_Collect]:
 
 
 def _tf2onnx_from_frozen(
-    frozen: tf2onnx_repairs.Frozen, name: str, opset: int, renames: dict[str, str]
+    frozen: tf2onnx_repairs.Frozen,
+    name: str,
+    opset: int,
+    renames: dict[str, str],
+    extra_inputs: tuple[str, ...] = (),
 ) -> Any:
     """tf2onnx on an already frozen GraphDef: grappler, then tf2onnx's conversion proper.
 
@@ -92,7 +96,7 @@ def _tf2onnx_from_frozen(
     import tf2onnx
     from tf2onnx import tf_loader
 
-    inputs, outputs = list(frozen.input_tensors), list(frozen.output_tensors)
+    inputs, outputs = list(frozen.input_tensors) + list(extra_inputs), list(frozen.output_tensors)
     common = getattr(tf2onnx.convert, "_convert_common", None)
     if common is None:
         onnx_model, _ = tf2onnx.convert.from_graph_def(
@@ -188,13 +192,26 @@ class TensorflowToOnnx(Converter):
                 quiet_native(self.name),
                 _quiet_tf2onnx(),
             ):
-                frozen = tf2onnx_repairs.freeze(traced.concrete)
+                weights = tf_onnx_large.big_variables(
+                    traced.concrete, taken=tuple(tf_model.input_names) + tuple(output_names)
+                )
+                if not tf_onnx_large.route_applies(weights):
+                    weights = []
+                frozen = tf2onnx_repairs.freeze(
+                    traced.concrete, as_inputs={w.placeholder: w.variable for w in weights}
+                )
+                renames = frozen.renames(tf_model.input_names)
+                renames.update({f"{w.placeholder}:0": w.name for w in weights})
                 onnx_model = _tf2onnx_from_frozen(
                     frozen,
                     name=tf_model.name,
                     opset=opset,
-                    renames=frozen.renames(tf_model.input_names),
+                    renames=renames,
+                    extra_inputs=tuple(f"{w.placeholder}:0" for w in weights),
                 )
+                del frozen.graph_def.node[:]  # the frozen graph's constants, released now
+                if weights:
+                    onnx_model = tf_onnx_large.attach_weights(onnx_model, weights)
         except Exception as exc:
             raise ConversionError(
                 f"tf2onnx failed on {tf_model.kind} {tf_model.name!r}: {first_line(exc)}",
