@@ -13,6 +13,7 @@ from interop.harness import tolerances as tolerance_levels
 from interop.harness.inputs import InputCache, batch_of, fixed_batch, from_user
 from interop.harness.isolate import OK, SideJob, SideResult, run_isolated, run_side, runtime_ref
 from interop.harness.report import Report
+from interop.harness.rounding import has_float_inputs, output_noise, perturbed
 from interop.harness.timing import TimingPlan, ratio
 from interop.harness.verdict import judge_batch, missing_entry
 from interop.types import Conversion
@@ -107,7 +108,11 @@ def run_check(
         TimingPlan(warmup=warmup, repeat=repeat, budget_s=time_budget_s) if latency else None
     )
     portable = _portable(conversion)
-    original_job = SideJob(original_ref, model, portable, original_feeds, threads, plan)
+    # the original once more per batch on rounding-perturbed floats: its own noise
+    probes = {b: perturbed(f) for b, f in original_feeds.items() if has_float_inputs(f)}
+    original_job = SideJob(
+        original_ref, model, portable, original_feeds, threads, plan, probe_feeds=probes
+    )
     converted_job = SideJob(converted_ref, conversion.model, portable, feeds, threads, plan)
     if isolate:
         original = run_isolated(original_job, timeout=timeout, memory_limit_mb=memory_limit_mb)
@@ -243,12 +248,15 @@ def _compare_batch(
                 tol = per_output[name]
                 report.parity.append(missing_entry(batch, name, conv_name, tol, reason))
             return
+    reference = original.outputs.get(batch, {})
+    probed = original.probe_outputs.get(batch)
     verdict = judge_batch(
         batch,
         conversion,
-        original.outputs.get(batch, {}),
+        reference,
         converted.outputs.get(batch, {}),
         per_output,
+        noise=output_noise(reference, probed) if probed is not None else None,
     )
     report.parity.extend(verdict.entries)
     report.failures.extend(verdict.failures)

@@ -9,6 +9,7 @@ and cause instead of taking the caller down. The runtime class travels as a
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import pickle
@@ -24,6 +25,8 @@ from interop.errors import first_line
 from interop.harness.timing import LatencyStats, TimingPlan, measure, time_once
 from interop.util import import_ref
 
+log = logging.getLogger("interop.harness.isolate")
+
 OK, ERROR, CRASH, TIMEOUT, OOM = "ok", "error", "crash", "timeout", "out-of-memory"
 
 
@@ -37,6 +40,8 @@ class SideJob:
     feeds: dict[int, dict[str, Any]]
     threads: int | None = 1
     timing: TimingPlan | None = None
+    probe_feeds: dict[int, dict[str, Any]] = field(default_factory=dict)
+    """Run once each after the feeds, untimed (the rounding probe, ``harness.rounding``)."""
 
 
 @dataclass
@@ -50,6 +55,7 @@ class SideResult:
     load_ms: float | None = None
     outputs: dict[int, dict[str, Any]] = field(default_factory=dict)
     errors: dict[int, str] = field(default_factory=dict)
+    probe_outputs: dict[int, dict[str, Any]] = field(default_factory=dict)
     first_run_ms: dict[int, float] = field(default_factory=dict)
     latency: dict[int, LatencyStats] = field(default_factory=dict)
     wall_s: float = 0.0
@@ -91,6 +97,13 @@ def run_side(job: SideJob) -> SideResult:
                 result.status, result.cause = OOM, result.errors[batch]
             except Exception as exc:
                 result.errors[batch] = f"failed to run: {first_line(exc)}"
+        for batch, feed in job.probe_feeds.items():
+            try:  # without a probe the verdict just has no noise floor
+                result.probe_outputs[batch] = {
+                    k: _materialize(v) for k, v in rt.run(feed).items()
+                }
+            except Exception as exc:
+                log.debug("rounding probe at batch %s failed: %s", batch, first_line(exc))
     finally:
         try:
             runtime.__exit__(None, None, None)

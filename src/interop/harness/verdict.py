@@ -51,12 +51,14 @@ def judge_batch(
     reference: Mapping[str, Any],
     produced: Mapping[str, Any],
     per_output: Mapping[str, Tolerance],
+    noise: Mapping[str, float] | None = None,
 ) -> BatchVerdict:
     """Compare the original's outputs (``reference``) with the converted model's.
 
     Outputs are matched through ``conversion.output_map``. A label that differs only on rows
     where the original's two best probabilities tie (within the probabilities output's
-    tolerance) is excused: float rounding alone may pick either class there.
+    tolerance) is excused: float rounding alone may pick either class there. ``noise`` maps
+    the original's output names to its own rounding noise (``harness.rounding``).
     """
     verdict = BatchVerdict(batch)
     for name, conv_name in conversion.output_map.items():
@@ -75,7 +77,13 @@ def judge_batch(
             verdict.failures.append(f"batch {batch}: output {name!r} missing: {reason}")
             continue
         verdict.comparisons[name] = compare_output(
-            name, conv_name, reference[name], produced[conv_name], tol, conversion.kind_of(name)
+            name,
+            conv_name,
+            reference[name],
+            produced[conv_name],
+            tol,
+            conversion.kind_of(name),
+            noise=(noise or {}).get(name),
         )
     probabilities = [n for n in verdict.comparisons if conversion.kind_of(n) == "probabilities"]
     for name, cmp in verdict.comparisons.items():
