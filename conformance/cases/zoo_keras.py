@@ -19,6 +19,8 @@ import numpy as np
 from conformance.cases import Case
 
 BATCH = 8
+CALIBRATION = 32
+"""Images the BatchNorm statistics come from: their own draw, not the example batch."""
 CLASSES = 10
 TAGS = ("keras-app", "cnn")
 
@@ -39,7 +41,8 @@ def _build(application: str, size: int, seed: int, pixels: bool, batch: int,
     rng = np.random.default_rng(seed)
     low, high = (0.0, 255.0) if pixels else (-1.0, 1.0)
     images = rng.uniform(low, high, (batch, size, size, 3)).astype(np.float32)
-    _calibrate_batch_norms(model, images)
+    calibration = rng.uniform(low, high, (CALIBRATION, size, size, 3)).astype(np.float32)
+    _calibrate_batch_norms(model, calibration)
     return model, images
 
 
@@ -71,6 +74,13 @@ def _calibrate_batch_norms(model: Any, images: np.ndarray) -> None:
     "matched" within an absolute tolerance. One training-mode pass with momentum 0 sets the
     moving statistics to the batch's own, as a trained network's would be; outputs are then
     of order one and a wrong layer shows.
+
+    ``images`` must not be the example batch. Calibrated on the 4 examples themselves,
+    InceptionV3's deepest maps (1x1 at 75 px) had each channel's variance from 4 values,
+    and on exactly those images every normalisation subtracted a mean nearly equal to its
+    input: the original Keras model in float32 was 0.6 % (relative RMS) away from the same
+    model in float64, and the ONNX conversion, as far from float64 as the original, failed.
+    With 32 separate images the original's own float32 error is 1.4e-4.
     """
     import keras
 
