@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import platform
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
@@ -84,7 +84,7 @@ def _tf2onnx_from_frozen(
     name: str,
     opset: int,
     renames: dict[str, str],
-    extra_inputs: tuple[str, ...] = (),
+    weights: Sequence[tf_onnx_large.Weight] = (),
 ) -> Any:
     """tf2onnx on an already frozen GraphDef: grappler, then tf2onnx's conversion proper.
 
@@ -96,7 +96,8 @@ def _tf2onnx_from_frozen(
     import tf2onnx
     from tf2onnx import tf_loader
 
-    inputs, outputs = list(frozen.input_tensors) + list(extra_inputs), list(frozen.output_tensors)
+    inputs = list(frozen.input_tensors) + [f"{w.placeholder}:0" for w in weights]
+    outputs = list(frozen.output_tensors)
     common = getattr(tf2onnx.convert, "_convert_common", None)
     if common is None:
         onnx_model, _ = tf2onnx.convert.from_graph_def(
@@ -116,8 +117,11 @@ def _tf2onnx_from_frozen(
     with tf.device("/cpu:0"):
         optimized = frozen.graph_def
         if not large:
+            # grappler would allocate a fake feed for each weight placeholder of known shape
+            tf_onnx_large.hide_shapes(frozen.graph_def, weights)
             with tf.Graph().as_default():
                 optimized = tf_loader.tf_optimize(inputs, outputs, frozen.graph_def)
+            tf_onnx_large.restore_shapes(optimized, weights)
         with numpy_product_alias():  # tf2onnx's large_model path calls np.product
             onnx_model, storage = common(
                 optimized,
@@ -207,7 +211,7 @@ class TensorflowToOnnx(Converter):
                     name=tf_model.name,
                     opset=opset,
                     renames=renames,
-                    extra_inputs=tuple(f"{w.placeholder}:0" for w in weights),
+                    weights=weights,
                 )
                 del frozen.graph_def.node[:]  # the frozen graph's constants, released now
                 if weights:

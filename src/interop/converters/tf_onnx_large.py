@@ -102,6 +102,30 @@ def route_applies(weights: Sequence[Weight]) -> bool:
     return sum(w.nbytes for w in weights) > min(ROUTE_BYTES, external_threshold())
 
 
+def hide_shapes(graph_def: Any, weights: Sequence[Weight]) -> None:
+    """The weight placeholders of unknown shape: grappler builds a fake input tensor for
+    every Placeholder of known shape (measured: +1.7 GB kept for 2.4 GB of weights)."""
+    names = {w.placeholder for w in weights}
+    for node in graph_def.node:
+        if node.name in names:
+            shape = node.attr["shape"].shape
+            del shape.dim[:]
+            shape.unknown_rank = True
+
+
+def restore_shapes(graph_def: Any, weights: Sequence[Weight]) -> None:
+    """The weight placeholders' shapes back, for tf2onnx (a Conv needs its kernel's)."""
+    by_name = {w.placeholder: w for w in weights}
+    for node in graph_def.node:
+        weight = by_name.get(node.name)
+        if weight is not None:
+            shape = node.attr["shape"].shape
+            shape.unknown_rank = False
+            del shape.dim[:]
+            for size in weight.shape:
+                shape.dim.add().size = size
+
+
 # -- folding what tf2onnx put on a weight input into the array --------------------------
 
 Step = Callable[[Any], Any]
