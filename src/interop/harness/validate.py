@@ -96,7 +96,8 @@ def validate_conversion(model: Any, conversion: Conversion, tolerance: Any = Non
             "the converter mis-lowered an op; try another opset or converter, or report it "
             "with the model"
         )
-        if conversion.provenance.get("precision") == "fp16" and has_float_inputs(original_feed):
+        fp16 = conversion.provenance.get("interop.precision") == "fp16"
+        if fp16 and has_float_inputs(original_feed):
             moved = _fp16_sensitivity(original_cls, model, conversion, original_feed, reference)
             if moved is not None and moved >= FP16_SENSITIVE:
                 message += (
