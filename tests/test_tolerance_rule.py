@@ -54,3 +54,74 @@ def test_the_profiles_fail_a_one_percent_fault(tolerance: Tolerance) -> None:
     for scale in (0.1, 1.0, 30.0):
         ref = _logits(scale, seed=1)
         assert not compare_output("y", "y", ref, ref * 1.01, tolerance).passed, scale
+
+
+# The original's own rounding noise (interop.harness.rounding): an elementwise error within
+# NOISE_FACTOR x the noise passes, capped at rel_rms * S; rel_rms itself is never relaxed.
+
+
+def _drifted(error: float, seed: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Logits of scale 1 and a copy with one element off by ``error`` (a few more by less)."""
+    ref = _logits(1.0, seed)
+    got = ref.copy()
+    got[0, 0] += error
+    got[1, :10] += error / 2
+    return ref, got
+
+
+def test_an_error_within_four_times_the_originals_noise_passes_and_says_so() -> None:
+    ref, got = _drifted(3e-4)
+    plain = compare_output("y", "y", ref, got, FP32_TOLERANCE)
+    assert not plain.passed and plain.noise_floor is None
+    noisy = compare_output("y", "y", ref, got, FP32_TOLERANCE, noise=1e-4)
+    assert noisy.passed
+    assert noisy.rounding_noise == 1e-4
+    assert noisy.noise_floor == pytest.approx(4e-4)
+    assert noisy.max_abs_error == pytest.approx(3e-4)
+
+
+def test_an_error_beyond_four_times_the_noise_fails_and_names_the_noise() -> None:
+    ref, got = _drifted(3e-4)
+    result = compare_output("y", "y", ref, got, FP32_TOLERANCE, noise=5e-5)
+    assert not result.passed
+    assert result.noise_floor == pytest.approx(2e-4)
+    assert "the original's own rounding noise is 5e-05; 4x that is 0.0002" in result.reason
+
+
+def test_the_noise_floor_is_capped_at_rel_rms_times_the_scale() -> None:
+    ref, got = _drifted(2e-3)  # a model that moves by whole percents under rounding
+    result = compare_output("y", "y", ref, got, FP32_TOLERANCE, noise=1.0)
+    assert not result.passed
+    assert result.noise_floor == pytest.approx(FP32_TOLERANCE.rel_rms * result.scale)
+
+
+def test_noise_never_relaxes_the_relative_rms_bound() -> None:
+    ref = _logits(1.0, seed=3)
+    got = ref * 1.01  # the planted fault: every element 1 % off
+    result = compare_output("y", "y", ref, got, FP32_TOLERANCE, noise=1.0)
+    assert not result.passed
+    assert result.rel_rms_error == pytest.approx(0.01)
+    # the cap means the floor never reaches a whole-output error: max abs <= rel_rms * S
+    # implies relative RMS <= rel_rms whenever S is the output's RMS
+    assert result.noise_floor == pytest.approx(1e-3 * result.scale)
+
+
+def test_a_tolerance_without_rel_rms_ignores_the_noise() -> None:
+    ref, got = _drifted(3e-4)
+    result = compare_output("y", "y", ref, got, Tolerance(1e-4, 1e-4), noise=1e-3)
+    assert not result.passed and result.noise_floor is None
+
+
+def test_the_probe_perturbs_only_floats_by_half_an_ulp() -> None:
+    from interop.harness.rounding import PERTURBATION, has_float_inputs, output_noise, perturbed
+
+    x = np.random.default_rng(0).normal(size=(4, 100)).astype(np.float32)
+    ids = np.arange(12).reshape(3, 4)
+    probed = perturbed({"x": x, "ids": ids})
+    assert probed["ids"] is ids and probed["x"].dtype == np.float32
+    rel = np.abs(probed["x"].astype(np.float64) / x - 1)
+    assert 0 < rel.max() <= 2 * PERTURBATION  # moved, by at most one float32 rounding
+    assert not has_float_inputs({"ids": ids}) and has_float_inputs({"x": x})
+    assert output_noise({"y": x, "label": ids}, {"y": x + 1e-3, "label": ids}) == {
+        "y": pytest.approx(1e-3, rel=1e-3)
+    }

@@ -17,28 +17,11 @@ from conformance.cases import zoo_keras  # noqa: E402
 
 CASES = {case.name: case for case in zoo_keras.CASES}
 
-# Measured failures under the default profiles (scale-relative atol plus relative RMS; see
-# docs/tolerances.md), kept strict so that a change in either direction shows. These are
-# random-weight networks whose BatchNorm statistics come from 8 example images; check's
-# generated inputs drive them far outside that range. Core ML fp32 of the same conversions
-# passes (mobilenet_a050: relative RMS 1.4e-5), so the fp16 figures are the fp16 programs'
-# own drift on these networks. Not loosened.
-DRIFT = {
-    ("keras_efficientnet_b0", "onnx"): "fp32: max abs 3.39 on logits of RMS 3740 (relative "
-    "RMS 2.1e-4 passes; elementwise needs 9e-4 of scale)",
-    ("keras_mobilenet_v3_small", "coreml"): "fp16: max abs 0.035 on scale 0.9",
-    ("keras_efficientnet_b0", "coreml"): "fp16: max abs 9.9 on scale 260",
-    ("keras_mobilenet_a050", "coreml"): "fp16: relative RMS 1.0e-2 (batch 1) to 3.6e-2 (batch 8)",
-}
-
-
-def _params(target: str) -> list:
-    return [
-        pytest.param(n, marks=pytest.mark.xfail(reason=DRIFT[(n, target)], strict=True))
-        if (n, target) in DRIFT
-        else n
-        for n in zoo_keras.SMOKE
-    ]
+# Random-weight CNNs are too sensitive for fp16: rounding only their *inputs* to fp16 moves
+# the original Keras model's own logits by 1.2 % (MobileNet alpha 0.5) and more (relative
+# RMS), against the fp16 profile's 0.5 %. convert() says so and points to precision="fp32",
+# at which each of them matches (docs/tolerances.md, "fp16 and sensitive models").
+FP16_UNSAFE = set(zoo_keras.SMOKE)
 
 
 _BUILT: dict[str, tuple] = {}
@@ -70,7 +53,7 @@ def test_every_keras_applications_family_is_in_the_zoo():
     assert all(c.framework == "tensorflow" and "keras-app" in c.tags for c in zoo_keras.CASES)
 
 
-@pytest.mark.parametrize("name", _params("onnx"))
+@pytest.mark.parametrize("name", zoo_keras.SMOKE)
 def test_smoke_model_converts_to_onnx_and_matches(name):
     model, images = _built(name)
     conv = interop.convert(model, to="onnx", example_inputs=images)
@@ -78,16 +61,49 @@ def test_smoke_model_converts_to_onnx_and_matches(name):
     assert "StatefulPartitionedCall" not in {n.op_type for n in conv.model.graph.node}
     report = interop.check(model, conv, latency=False)
     assert report.passed, report.to_dict()["parity"]
-    worst = max(p["max_abs_error"] for p in report.to_dict()["parity"])
+    worst = max(p["max_abs_error"] / p["scale"] for p in report.to_dict()["parity"])
     assert worst < 1e-3, worst
 
 
-@pytest.mark.parametrize("name", _params("coreml"))
-def test_smoke_model_converts_to_coreml_fp16_and_matches(name):
+@pytest.mark.parametrize("name", sorted(FP16_UNSAFE))
+def test_an_fp16_unsafe_model_is_refused_with_the_reason_and_matches_in_fp32(name):
     model, images = _built(name)
-    conv = interop.convert(model, to="coreml", example_inputs=images)
+    with pytest.raises(interop.ConversionError) as err:
+        interop.convert(model, to="coreml", example_inputs=images)
+    assert "rounding only the inputs to fp16 moves the original's own outputs by" in str(
+        err.value
+    )
+    assert "precision='fp32'" in err.value.hint
+    conv = interop.convert(model, to="coreml", example_inputs=images, precision="fp32")
     report = interop.check(model, conv, latency=False)
     assert report.passed, report.to_dict()["parity"]
+    assert max(p["rel_rms_error"] for p in report.to_dict()["parity"]) < 1e-4
+
+
+def test_a_deep_network_passes_within_its_own_rounding_noise_and_a_fault_still_fails():
+    """InceptionV3 (94 convolutions): the ONNX conversion is as close to float64 as the Keras
+    original, yet misses 1e-4 of scale elementwise; the original's own rounding noise, measured
+    by check, covers it. Scaling the head's kernel by 1.01 afterwards still fails."""
+    import numpy as np
+
+    model, images = CASES["keras_inception_v3"].build()
+    conv = interop.convert(model, to="onnx", example_inputs=images)
+    parity = interop.check(model, conv, latency=False).to_dict()["parity"]
+    assert all(p["passed"] for p in parity), parity
+    floored = [p for p in parity if p["required_atol"] > p["atol"]]
+    assert floored, parity  # the elementwise bound alone would have failed it
+    for p in floored:
+        assert p["noise_floor"] is not None
+        assert p["max_abs_error"] <= p["noise_floor"] <= 1e-3 * p["scale"]
+    head = model.get_layer("predictions")
+    kernel = head.kernel.numpy()
+    head.kernel.assign(kernel * np.float32(1.01))
+    try:
+        faulty = interop.check(model, conv, latency=False)
+    finally:
+        head.kernel.assign(kernel)
+    assert not faulty.passed
+    assert all(p["rel_rms_error"] > 1e-3 for p in faulty.to_dict()["parity"])
 
 
 def test_zoo_conversion_is_quiet_at_the_file_descriptors(capfd):
