@@ -240,6 +240,101 @@ def test_the_cli_writes_and_reports_both_files(tmp_path):
     assert out.is_file() and Path(str(out) + ".data").is_file()
 
 
+def _small_keras():
+    """Conv2D (1.2 MB kernel) + BatchNormalization + Dense (1.1 MB kernel), random statistics
+    and biases so that no layer is an identity."""
+    import keras
+    import numpy as np
+
+    keras.utils.set_random_seed(7)
+    inputs = keras.Input((8, 8, 128), name="image")
+    y = keras.layers.Conv2D(256, 3, padding="same", name="conv")(inputs)
+    y = keras.layers.BatchNormalization(name="bn")(y)
+    y = keras.layers.GlobalAveragePooling2D()(y)
+    outputs = keras.layers.Dense(1100, name="logits")(y)
+    model = keras.Model(inputs, outputs)
+    rng = np.random.default_rng(7)
+    for layer in model.layers:
+        if layer.weights and layer.name != "image":
+            layer.set_weights([
+                rng.uniform(0.5, 1.5, w.shape).astype("float32") if "variance" in w.path
+                else (rng.standard_normal(w.shape) * 0.05).astype("float32")
+                for w in layer.weights
+            ])
+    x = rng.standard_normal((4, 8, 8, 128)).astype("float32")
+    return model, x
+
+
+def test_keras_big_variables_are_written_once_as_external_weights(tmp_path, monkeypatch):
+    """Past the threshold, big Keras variables never become frozen constants: they reach the
+    data file straight from the variables, with tf2onnx's kernel Transpose folded in."""
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    from interop.frameworks.onnx import ExternalOnnx
+
+    monkeypatch.setenv(THRESHOLD_ENV, "100000")
+    model, x = _small_keras()
+    conv = interop.convert(model, to="onnx", example_inputs=x)
+    assert isinstance(conv.model, ExternalOnnx)
+    graph = conv.model.graph
+    initializers = {t.name: t for t in graph.initializer}
+    external = {t.name for t in graph.initializer
+                if t.data_location == onnx.TensorProto.EXTERNAL}
+    assert {"conv/kernel", "logits/kernel"} <= external
+    assert [i.name for i in graph.input] == ["image"]
+    on_weights = [n.op_type for n in graph.node if set(n.input) & set(initializers)
+                  and n.op_type in ("Transpose", "Reshape", "Cast", "Identity")]
+    assert on_weights == []
+    assert "Conv" in [n.op_type for n in graph.node]
+
+    path = conv.save(tmp_path / "m.onnx")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "m.onnx.data"]
+    saved = onnx.load(str(path))  # weights read back from the data file
+    values = {t.name: numpy_helper.to_array(t) for t in saved.graph.initializer}
+    kernel = model.get_layer("conv").kernel.numpy()  # HWIO
+    assert values["conv/kernel"].shape == (256, 128, 3, 3)  # OIHW
+    np.testing.assert_array_equal(values["conv/kernel"], kernel.transpose(3, 2, 0, 1))
+    np.testing.assert_array_equal(values["logits/kernel"],
+                                  model.get_layer("logits").kernel.numpy())
+
+    report = interop.check(model, conv, batch_sizes=(1, 4), latency=False)
+    assert report.passed, report.failures
+    by_path = interop.check(model, str(path), batch_sizes=(1,), latency=False)
+    assert by_path.passed, by_path.failures
+
+    # a planted fault: the Keras kernel moved by 1% after conversion must be caught
+    layer = model.get_layer("conv")
+    layer.kernel.assign(layer.kernel.numpy() * 1.01)
+    faulty = interop.check(model, conv, batch_sizes=(1, 4), latency=False)
+    assert not faulty.passed
+    assert any("logits" in f and "max abs error" in f for f in faulty.failures), faulty.failures
+
+
+def test_keras_big_variables_below_the_threshold_stay_in_one_file(tmp_path, monkeypatch):
+    """The same route below the external-data threshold (taken there past ROUTE_BYTES, 64 MiB;
+    lowered here): the variables' bytes go into the proto, one self-contained file."""
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    from interop.converters import tf_onnx_large
+
+    monkeypatch.setattr(tf_onnx_large, "ROUTE_BYTES", 2**20)
+    model, x = _small_keras()
+    conv = interop.convert(model, to="onnx", example_inputs=x)
+    assert isinstance(conv.model, onnx.ModelProto)
+    values = {t.name: numpy_helper.to_array(t) for t in conv.model.graph.initializer}
+    np.testing.assert_array_equal(
+        values["conv/kernel"], model.get_layer("conv").kernel.numpy().transpose(3, 2, 0, 1)
+    )
+    conv.save(tmp_path / "m.onnx")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]
+    report = interop.check(model, conv, batch_sizes=(1, 4), latency=False)
+    assert report.passed, report.failures
+
+
 # -- large: about 2.4 GB of fp32 weights, peak RSS measured in a subprocess -------------
 
 _MEASURE = """
@@ -347,6 +442,7 @@ if LARGE:
     def test_large_keras_to_onnx_converts_saves_and_checks(tmp_path):
         result = _run_large("keras-onnx", tmp_path)
         assert result["files"] == ["model.onnx", "model.onnx.data"]
+        assert result["peak_gb"]["check"] <= 3 * result["weights_gb"], result
 
     @pytest.mark.large
     def test_large_torch_to_coreml_fp16(tmp_path):
