@@ -85,7 +85,9 @@ def test_an_error_beyond_four_times_the_noise_fails_and_names_the_noise() -> Non
     result = compare_output("y", "y", ref, got, FP32_TOLERANCE, noise=5e-5)
     assert not result.passed
     assert result.noise_floor == pytest.approx(2e-4)
-    assert "the original's own rounding noise is 5e-05; 4x that is 0.0002" in result.reason
+    assert "the original's own rounding noise is 5e-05; the floor it allows, 4x, is 0.0002" in (
+        result.reason
+    )
 
 
 def test_the_noise_floor_is_capped_at_rel_rms_times_the_scale() -> None:
@@ -93,6 +95,8 @@ def test_the_noise_floor_is_capped_at_rel_rms_times_the_scale() -> None:
     result = compare_output("y", "y", ref, got, FP32_TOLERANCE, noise=1.0)
     assert not result.passed
     assert result.noise_floor == pytest.approx(FP32_TOLERANCE.rel_rms * result.scale)
+    assert "4x capped at rel_rms*S" in result.reason
+    assert "cannot tell a fault from noise on this model" in result.reason
 
 
 def test_noise_never_relaxes_the_relative_rms_bound() -> None:

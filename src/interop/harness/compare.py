@@ -225,11 +225,18 @@ def compare_output(
             f"max abs error {result.max_abs_error:.3g} exceeds atol {tolerance.atol:g}{unit} + "
             f"rtol {tolerance.rtol:g}*|ref|; atol {result.required_atol:.3g} would pass"
         )
-        if result.noise_floor is not None:
+        if result.noise_floor is not None and noise is not None:
+            capped = NOISE_FACTOR * noise > result.noise_floor
             result.reason += (
-                f" (the original's own rounding noise is {noise:.3g}; "
-                f"{NOISE_FACTOR:g}x that is {result.noise_floor:.3g})"
+                f" (the original's own rounding noise is {noise:.3g}; the floor it allows, "
+                f"{NOISE_FACTOR:g}x{' capped at rel_rms*S' if capped else ''}, "
+                f"is {result.noise_floor:.3g})"
             )
+            if capped and result.max_abs_error <= NOISE_FACTOR * noise:
+                result.reason += (
+                    "; the original moves this much under rounding alone, so this profile "
+                    "cannot tell a fault from noise on this model"
+                )
     elif spread_too_far:
         result.reason = (
             f"relative RMS error {result.rel_rms_error:.3g} exceeds rel_rms "
