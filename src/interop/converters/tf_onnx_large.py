@@ -278,15 +278,108 @@ def _plan(model: Any, weights: Sequence[Weight]) -> list[_Planned]:
                 for i, name in enumerate(user.input):
                     if name == tensor:
                         user.input[i] = weight.name
+            consumers[weight.name] = consumers.pop(tensor, [])
             tensor = weight.name
+        users = consumers.get(tensor, [])
+        if tensor not in pinned and len(users) == 1 and users[0].op_type == "Conv":
+            step = _fold_scale_shift(graph, users[0], tensor, shape, dtype, initializers,
+                                     consumers, pinned, removed)
+            if step is not None:
+                steps.append(step)
         plans.append(_Planned(weight, tensor, tuple(steps), shape, dtype))
     for node in removed:
         graph.node.remove(node)
     still_used = {name for node in graph.node for name in node.input} | pinned
-    for name in {i for node in removed for i in node.input[1:]}:
+    for name in {i for node in removed for i in node.input}:
         if name in initializers and name not in still_used:
             graph.initializer.remove(initializers.pop(name))
     return plans
+
+
+def _channel_vector(
+    node: Any, tensor: str, channels: int, rank: int, dtype: Any, initializers: dict[str, Any]
+) -> Any:
+    """The constant operand of a binary ``node`` on ``tensor`` as one value per channel (axis
+    1 of an N-C-... tensor), or None when it is not per-channel."""
+    import numpy as np
+    from onnx import numpy_helper
+
+    if len(node.input) != 2 or list(node.input).count(tensor) != 1:
+        return None
+    other = node.input[1] if node.input[0] == tensor else node.input[0]
+    if other not in initializers:
+        return None
+    value = numpy_helper.to_array(initializers[other])
+    if value.ndim > rank:
+        return None
+    full = (1,) * (rank - value.ndim) + tuple(value.shape)
+    if any(d != 1 for i, d in enumerate(full) if i != 1) or full[1] not in (1, channels):
+        return None
+    return np.broadcast_to(value.reshape(-1), (channels,)).astype(dtype)
+
+
+def _fold_scale_shift(
+    graph: Any,
+    conv: Any,
+    kernel: str,
+    shape: tuple[int, ...],
+    dtype: Any,
+    initializers: dict[str, Any],
+    consumers: dict[str, list[Any]],
+    pinned: set[str],
+    removed: list[Any],
+) -> Step | None:
+    """Conv -> Mul(per-channel) -> Add(per-channel) as one Conv: the scale goes into the
+    kernel as it is written (the returned step), scale and shift into the bias.
+
+    A frozen kernel let grappler fold an inference BatchNormalization into it; a kernel that
+    is a graph input leaves tf2onnx a Mul and an Add (ResNet50: 56 more nodes, +15 % time).
+    """
+    import numpy as np
+    from onnx import numpy_helper
+
+    if conv.input[1] != kernel or conv.input[0] == kernel:
+        return None
+    channels, rank = shape[0], len(shape)
+    has_bias = len(conv.input) > 2 and conv.input[2] != ""
+    if has_bias and conv.input[2] not in initializers:
+        return None
+    bias = (numpy_helper.to_array(initializers[conv.input[2]]).astype(dtype).reshape(-1)
+            if has_bias else np.zeros(channels, dtype))
+    if bias.shape != (channels,):
+        return None
+    scale = None
+    out = conv.output[0]
+    for op in ("Mul", "Add"):
+        users = consumers.get(out, [])
+        if out in pinned or len(users) != 1 or users[0].op_type != op:
+            continue
+        vector = _channel_vector(users[0], out, channels, rank, dtype, initializers)
+        if vector is None:
+            break
+        if op == "Mul":
+            scale, bias = vector, bias * vector
+        else:
+            bias = bias + vector
+        removed.append(users[0])
+        out = users[0].output[0]
+    if out == conv.output[0]:
+        return None
+    conv.output[0] = out
+    name = f"{kernel}/folded_bias"
+    while name in initializers:
+        name += "_"
+    tensor = numpy_helper.from_array(np.ascontiguousarray(bias, dtype=dtype), name)
+    graph.initializer.append(tensor)
+    initializers[name] = tensor
+    if has_bias or len(conv.input) > 2:
+        conv.input[2] = name
+    else:
+        conv.input.append(name)
+    if scale is None:
+        return lambda a: a
+    per_output = scale.reshape((channels,) + (1,) * (rank - 1))
+    return lambda a: a * per_output
 
 
 def _array(plan: _Planned) -> Any:
