@@ -232,7 +232,8 @@ def compare_output(
                 f"{NOISE_FACTOR:g}x{' capped at rel_rms*S' if capped else ''}, "
                 f"is {result.noise_floor:.3g})"
             )
-            if capped and result.max_abs_error <= NOISE_FACTOR * noise:
+            worst = result.max_abs_error or 0.0
+            if capped and worst <= NOISE_FACTOR * noise:
                 result.reason += (
                     "; the original moves this much under rounding alone, so this profile "
                     "cannot tell a fault from noise on this model"
