@@ -116,6 +116,18 @@ def test_a_tolerance_without_rel_rms_ignores_the_noise() -> None:
     assert not result.passed and result.noise_floor is None
 
 
+def test_an_explicit_atol_or_rtol_holds_as_written() -> None:
+    ref, got = _drifted(3e-4)
+    for override in ({"atol": 1e-4}, {"rtol": 1e-4}):
+        chosen = FP32_TOLERANCE.with_overrides(**override)
+        assert chosen.rel_rms == FP32_TOLERANCE.rel_rms and not chosen.rounding_floor
+        result = compare_output("y", "y", ref, got, chosen, noise=1e-3)
+        assert not result.passed and result.noise_floor is None
+    kept = FP32_TOLERANCE.with_overrides(rel_rms=2e-3)
+    assert kept.rounding_floor
+    assert Tolerance.from_list(FP32_TOLERANCE.to_list()) == FP32_TOLERANCE
+
+
 def test_the_probe_perturbs_only_floats_by_half_an_ulp() -> None:
     from interop.harness.rounding import PERTURBATION, has_float_inputs, output_noise, perturbed
 

@@ -200,7 +200,8 @@ def compare_output(
         passed = bool(np.all(within))
         result.rounding_noise = noise
         if not passed and kind != "label":
-            result.noise_floor = noise_floor(noise, tolerance.rel_rms, scale)
+            if tolerance.rounding_floor:
+                result.noise_floor = noise_floor(noise, tolerance.rel_rms, scale)
             if result.noise_floor is not None and result.max_abs_error <= result.noise_floor:
                 passed = True
         spread_too_far = (
