@@ -294,11 +294,12 @@ def write_results(cells: list[dict[str, Any]], wall_s: float, options: Options,
 
 
 def merge_results(path: Path, cells: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], float]:
-    """The cells of an existing results file with those of the cases in ``cells`` replaced,
-    and that file's wall time (a partial rerun says nothing about a full run's)."""
+    """The cells of an existing results file with those in ``cells`` (same case and target)
+    replaced, and that file's wall time (a partial rerun says nothing about a full run's).
+    A rerun of one target keeps the case's other targets."""
     old = json.loads(path.read_text())
-    rerun = {c["case"] for c in cells}
-    merged = [c for c in old["cells"] if c["case"] not in rerun] + cells
+    rerun = {(c["case"], c["target"]) for c in cells}
+    merged = [c for c in old["cells"] if (c["case"], c["target"]) not in rerun] + cells
     order = {name: i for i, name in enumerate(dict.fromkeys(c["case"] for c in old["cells"]))}
     merged.sort(key=lambda c: (order.get(c["case"], len(order)), c["target"]))
     return merged, float(old["wall_s"])
