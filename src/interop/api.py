@@ -67,7 +67,12 @@ def convert(
             f"converter {conv.name!r} returned {type(conversion).__name__}, not a Conversion",
             "the converter is broken; report it to its authors",
         )
-    validate(model, conversion)
+    try:
+        validate(model, conversion)
+    except ConversionError as exc:
+        if not _may_widen_precision(to, given, exc):
+            raise
+        conversion = _convert_fp32(conv, model, example_inputs, given, exc)
     if optimize is not None:
         from interop.optimize.search import optimize as optimize_conversion
 
@@ -78,6 +83,38 @@ def convert(
             "best": found.best_name,
             "speedup": found.speedup,
         }
+    return conversion
+
+
+def _may_widen_precision(to: str, given: Mapping[str, Any], exc: ConversionError) -> bool:
+    """Core ML's default fp16 failed on a model that fp16 rounding alone moves too far, and
+    the caller did not ask for a precision: fp32 is the faithful conversion."""
+    return to == "coreml" and "precision" not in given and exc.fp16_sensitivity is not None
+
+
+def _convert_fp32(
+    conv: Any, model: Any, example_inputs: Any, given: Mapping[str, Any], exc: ConversionError
+) -> Conversion:
+    """Convert again at fp32 after the default fp16 program could not match; say so in the
+    warnings and the provenance (also in the model's metadata)."""
+    note = (
+        f"converted at precision fp32, not the default fp16: rounding only the inputs to fp16 "
+        f"moves the original's own outputs by {exc.fp16_sensitivity:.2g} (relative RMS), more "
+        f"than an fp16 program can match; pass precision='fp16' to insist"
+    )
+    log.info("%s", note)
+    conversion = conv.convert(model, example_inputs, **{**given, "precision": "fp32"})
+    try:
+        validate(model, conversion)
+    except ConversionError as again:
+        raise ConversionError(
+            f"{again.message}; fp16 failed first: {exc.message}", again.hint
+        ) from again
+    conversion.warnings.append(note)
+    conversion.provenance["interop.precision_fallback"] = note
+    metadata = getattr(conversion.model, "user_defined_metadata", None)
+    if metadata is not None:
+        metadata["interop.precision_fallback"] = note
     return conversion
 
 

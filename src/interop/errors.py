@@ -41,6 +41,10 @@ class ConversionError(InteropError):
 
     exit_code = 3
 
+    fp16_sensitivity: float | None = None
+    """Set by convert's validation when an fp16 program failed parity on a model that fp16
+    rounding of its inputs alone moves by this much (relative RMS)."""
+
     def __init__(
         self,
         message: str,

@@ -105,6 +105,9 @@ def validate_conversion(model: Any, conversion: Conversion, tolerance: Any = Non
                     f"{moved:.2g} (relative RMS), so no fp16 program can match this model"
                 )
                 hint = "convert with precision='fp32'; this model is too sensitive for fp16"
+                error = ConversionError(message, hint)
+                error.fp16_sensitivity = moved
+                raise error
         raise ConversionError(message, hint)
 
 
