@@ -161,6 +161,9 @@ def run_case(case: Any, targets: list[str], options: Options) -> list[dict[str, 
         for entry in data["parity"]:
             entry.pop("error_histogram", None)  # plots are for HTML reports, not the record
         extra: dict[str, Any] = {}
+        fallback = conversion.provenance.get("interop.precision_fallback")
+        if fallback:
+            extra["precision_fallback"] = fallback
         if options.planted and report.passed:
             from conformance import planted
 
@@ -451,6 +454,11 @@ def zoo_markdown(data: dict[str, Any]) -> str:
         lines.append(f"| {family} | " + " | ".join(row) + " |")
     lines.append("| **all** | " + " | ".join(
         f"**{p}/{n} ({100 * p / max(n, 1):.0f} %)**" for p, n in totals.values()) + " |")
+    fallbacks = [c for c in cells if c.get("precision_fallback")]
+    if fallbacks:
+        lines += ["", f"{len(fallbacks)} Core ML cells passed at fp32 after the default fp16 "
+                  "program failed on a model that fp16 rounding of its inputs alone moves too "
+                  "far (`convert` falls back when no precision is given; docs/tolerances.md)."]
     judged = [c["planted"] for c in cells if c.get("planted")]
     planted = [p for p in judged if p["caught"] is not None]
     if judged:
@@ -466,7 +474,8 @@ def zoo_markdown(data: dict[str, Any]) -> str:
     for cell in cells:
         worst = cell.get("worst_abs_error")
         lines.append(
-            f"| {cell['case']} | {cell['target']} | {cell['verdict']} | "
+            f"| {cell['case']} | {cell['target']} | {cell['verdict']}"
+            f"{' (fp32 fallback)' if cell.get('precision_fallback') else ''} | "
             f"{_fmt(worst, '.1e')} | {_fmt(cell.get('convert_s'), '.1f')} | "
             f"{_fmt(cell.get('check_s'), '.1f')} | {_planted_cell(cell.get('planted'))} | "
             f"{_why(cell['reason']) if cell['verdict'] != 'passed' else ''} |"
