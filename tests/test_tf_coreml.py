@@ -112,3 +112,38 @@ def test_grouped_convolution_converts_through_the_inlined_graph():
     ]
     expected = tf.concat(halves, axis=-1).numpy() + bias
     assert np.abs(model(x).numpy() - expected).max() < 1e-5
+
+
+def test_inference_batchnorm_keeps_its_scale_without_a_second_epsilon():
+    """A BatchNormalization no convolution absorbs (DenseNet's, after a concat) traces to a
+    per-channel mul + add; coremltools' fuse_elementwise_to_batchnorm made that
+    batch_norm(mean=0, variance=1) with the default epsilon 1e-5, dividing every scale by
+    sqrt(1 + 1e-5) again (the error compounded to 6e-4 relative at DenseNet121's output).
+    interop drops that pass, so the mul and add stay and the numbers match."""
+    import keras
+
+    from interop import registry
+    from interop.coreml_ref import load_executor
+
+    keras.utils.set_random_seed(5)
+    layers = keras.layers
+    image = keras.Input((8, 8, 3), name="image")
+    a = layers.Conv2D(8, 3, padding="same")(image)
+    x = layers.Concatenate()([a, layers.Conv2D(11, 1)(a)])
+    x = layers.BatchNormalization(epsilon=1.001e-5, name="bn")(x)
+    x = layers.Conv2D(4, 1)(layers.ReLU()(x))
+    model = keras.Model(image, x)
+    rng = np.random.default_rng(5)
+    gamma, beta = rng.uniform(0.5, 2, 19), rng.uniform(-1, 1, 19)
+    mean, variance = rng.uniform(1, 2, 19), rng.uniform(0.05, 0.5, 19)
+    model.get_layer("bn").set_weights([gamma, beta, mean, variance])
+    inputs = rng.uniform(0, 4, (2, 8, 8, 3)).astype(np.float32)
+
+    conv = registry.resolve("tensorflow", "coreml", None).convert(
+        model, inputs, precision="fp32"
+    )
+    (got,) = load_executor(conv.model).run(conv.example_feed).values()
+    expected = model(inputs).numpy()
+    assert np.abs(got - expected).max() < 1e-6 * np.abs(expected).max()
+    ops = program_ops(conv.model)
+    assert "batch_norm" not in ops and {"mul", "add"} <= set(ops)

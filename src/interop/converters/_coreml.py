@@ -123,6 +123,23 @@ def compute_precision(ct: Any, precision: str) -> Any:
     return ct.precision.FLOAT32 if precision == "fp32" else ct.precision.FLOAT16
 
 
+# coremltools' fuse_elementwise_to_batchnorm turns a per-channel mul + add on a rank-4
+# tensor into batch_norm(mean=0, variance=1) without setting epsilon, so the op takes MIL's
+# default epsilon 1e-5 and computes x * gamma / sqrt(1 + 1e-5) + beta: by the MIL spec's
+# batch_norm (which the reference executor follows) every such scale is 5e-6 too small.
+# One op costs little; Keras DenseNet121's 62 unfolded inference BatchNormalizations (after
+# a concat, not a convolution) compound to 6e-4 relative at the output. Without the pass
+# the mul and add stay as they are.
+_DROPPED_PASSES = ("common::fuse_elementwise_to_batchnorm",)
+
+
+def pass_pipeline(ct: Any) -> Any:
+    """coremltools' default pass pipeline less the passes that change the numbers."""
+    pipeline = ct.PassPipeline()
+    pipeline.remove_passes(list(_DROPPED_PASSES))
+    return pipeline
+
+
 def deployment_target(ct: Any, value: Any) -> Any:
     """A coremltools target from None, a ct.target member or its name ("iOS16", "macOS13")."""
     if value is None or not isinstance(value, str):

@@ -116,6 +116,7 @@ class TorchToCoreml(_coreml.MLProgramConverter):
                         convert_to="mlprogram",
                         compute_precision=_coreml.compute_precision(ct, precision),
                         minimum_deployment_target=target,
+                        pass_pipeline=_coreml.pass_pipeline(ct),
                     )
                 for message in during.messages:
                     captured.add(message)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from interop.converters import _coreml
 from interop.optimize.result import PRECISION, QUANTIZE, BuildContext, Candidate, NotApplicable
 
 
@@ -38,6 +39,7 @@ def _fp16_compute(mlmodel: Any, ctx: BuildContext) -> Any:
         convert_to="mlprogram",
         compute_precision=ct.precision.FLOAT16,
         minimum_deployment_target=_deployment_target(mlmodel),
+        pass_pipeline=_coreml.pass_pipeline(ct),  # no fused mul + add with a second epsilon
     )
 
 
