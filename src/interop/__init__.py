@@ -16,7 +16,7 @@ _LAZY = {
     "check": "interop.api",
     "converters": "interop.api",
     "runtimes": "interop.api",
-    "diagnose": "interop.api",
+    "diagnose": "interop.diagnose.core",
     "Diagnosis": "interop.diagnose.result",
     "optimize": "interop.optimize.search",
     "Optimization": "interop.optimize.result",
@@ -59,7 +59,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from interop.api import check, convert, converters, diagnose, runtimes
+    from interop.api import check, convert, converters, runtimes
+    from interop.diagnose.core import diagnose
     from interop.diagnose.result import Diagnosis
     from interop.errors import (
         ConversionError,

@@ -196,7 +196,9 @@ def check(
         case_tolerance=case_tolerance,
     )
     if diagnose and not report.passed and report.parity:
-        report.diagnosis = _diagnose(
+        from interop.diagnose.core import diagnose as run_diagnosis
+
+        report.diagnosis = run_diagnosis(
             model, converted, inputs=inputs, tolerance=tolerance, seed=seed
         ).to_dict()
     if raise_on_failure and not report.passed:
@@ -209,26 +211,3 @@ def check(
             report=report,
         )
     return report
-
-
-def _diagnose(model: Any, converted: Any, **kwargs: Any) -> Any:
-    from interop.diagnose import diagnose as run_diagnosis
-
-    return run_diagnosis(model, converted, **kwargs)
-
-
-def diagnose(
-    model: Any,
-    converted: Any,
-    *,
-    inputs: Any = None,
-    tolerance: Any = None,
-    batch_size: int = 1,
-    seed: int = 0,
-) -> Any:
-    """Where ``converted`` starts to differ from ``model``: a Diagnosis with every
-    comparable layer (the original's names) in execution order, the first divergence and
-    a minimal failing input. ``converted`` is a Conversion or a saved model path."""
-    return _diagnose(
-        model, converted, inputs=inputs, tolerance=tolerance, batch_size=batch_size, seed=seed
-    )
