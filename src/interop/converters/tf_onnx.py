@@ -98,17 +98,17 @@ def _tf2onnx_from_frozen(
 
     inputs = list(frozen.input_tensors) + [f"{w.placeholder}:0" for w in weights]
     outputs = list(frozen.output_tensors)
+    shared: dict[str, Any] = {
+        "name": name,
+        "input_names": inputs,
+        "output_names": outputs,
+        "opset": opset,
+        "custom_op_handlers": dict(tf2onnx_repairs.OP_HANDLERS),
+        "tensors_to_rename": renames,
+    }
     common = getattr(tf2onnx.convert, "_convert_common", None)
     if common is None:
-        onnx_model, _ = tf2onnx.convert.from_graph_def(
-            frozen.graph_def,
-            name=name,
-            input_names=inputs,
-            output_names=outputs,
-            opset=opset,
-            custom_op_handlers=dict(tf2onnx_repairs.OP_HANDLERS),
-            tensors_to_rename=renames,
-        )
+        onnx_model, _ = tf2onnx.convert.from_graph_def(frozen.graph_def, **shared)
         return onnx_model
     # past the external-data threshold tf2onnx keeps the big tensors out of the proto
     # (large_model); they go to one data file, not to its zip (frameworks.onnx). Grappler
@@ -124,15 +124,7 @@ def _tf2onnx_from_frozen(
             tf_onnx_large.restore_shapes(optimized, weights)
         with numpy_product_alias():  # tf2onnx's large_model path calls np.product
             onnx_model, storage = common(
-                optimized,
-                name=name,
-                large_model=large,
-                continue_on_error=True,
-                opset=opset,
-                custom_op_handlers=dict(tf2onnx_repairs.OP_HANDLERS),
-                input_names=inputs,
-                output_names=outputs,
-                tensors_to_rename=renames,
+                optimized, large_model=large, continue_on_error=True, **shared
             )
     if large and storage is not None:
         return from_tensor_storage(onnx_model, storage)
