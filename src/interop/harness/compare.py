@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -96,6 +97,19 @@ def relative_rms_error(ref: np.ndarray, got: np.ndarray) -> float:
     if norm > 0:
         return err / norm
     return 0.0 if err == 0 else math.inf
+
+
+def largest_relative_change(
+    reference: Mapping[str, Any], moved: Mapping[str, Any]
+) -> float | None:
+    """The largest :func:`relative_rms_error` over the numeric outputs both runs have (None
+    without one): how far ``moved`` (the original on changed inputs) strayed."""
+    changes = [
+        relative_rms_error(np.asarray(ref, np.float64), np.asarray(moved[name], np.float64))
+        for name, ref in reference.items()
+        if name in moved and np.asarray(ref).dtype.kind in "fc"
+    ]
+    return max(changes) if changes else None
 
 
 def compare_output(

@@ -37,18 +37,29 @@ def has_float_inputs(feed: Mapping[str, Any]) -> bool:
     return any(np.asarray(v).dtype.kind == "f" for v in feed.values())
 
 
-def perturbed(feed: Mapping[str, Any], seed: int = PROBE_SEED) -> dict[str, Any]:
-    """A copy of ``feed`` with each floating array scaled elementwise by ``1 + u``."""
-    rng = np.random.default_rng(seed)
+def _map_floats(feed: Mapping[str, Any], change: Any) -> dict[str, Any]:
+    """A copy of ``feed`` with ``change`` applied to each non-empty floating array."""
     out: dict[str, Any] = {}
     for name, value in feed.items():
         array = np.asarray(value)
-        if array.dtype.kind == "f" and array.size:
-            u = rng.uniform(-PERTURBATION, PERTURBATION, size=array.shape)
-            out[name] = (array.astype(np.float64) * (1.0 + u)).astype(array.dtype)
-        else:
-            out[name] = value
+        out[name] = change(array) if array.dtype.kind == "f" and array.size else value
     return out
+
+
+def perturbed(feed: Mapping[str, Any], seed: int = PROBE_SEED) -> dict[str, Any]:
+    """A copy of ``feed`` with each floating array scaled elementwise by ``1 + u``."""
+    rng = np.random.default_rng(seed)
+
+    def scale(array: np.ndarray) -> np.ndarray:
+        u = rng.uniform(-PERTURBATION, PERTURBATION, size=array.shape)
+        return (array.astype(np.float64) * (1.0 + u)).astype(array.dtype)
+
+    return _map_floats(feed, scale)
+
+
+def rounded_to_fp16(feed: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``feed`` with each floating array rounded to fp16 (and back to its dtype)."""
+    return _map_floats(feed, lambda a: a.astype(np.float16).astype(a.dtype))
 
 
 def output_noise(

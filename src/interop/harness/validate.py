@@ -12,8 +12,14 @@ from typing import Any
 from interop import registry
 from interop.errors import ConversionError, InteropError, InvalidInput, first_line
 from interop.harness import tolerances as tolerance_levels
+from interop.harness.compare import largest_relative_change
 from interop.harness.inputs import batch_of
-from interop.harness.rounding import has_float_inputs, output_noise, perturbed
+from interop.harness.rounding import (
+    has_float_inputs,
+    output_noise,
+    perturbed,
+    rounded_to_fp16,
+)
 from interop.harness.verdict import judge_batch
 from interop.types import Conversion
 
@@ -34,15 +40,18 @@ def validate_conversion(model: Any, conversion: Conversion, tolerance: Any = Non
     original_cls = registry.get_runtime(conversion.source)
     converted_cls = registry.get_runtime(conversion.runtime)
     original_feed = {o: feed[c] for o, c in conversion.input_map.items()}
-    probed = None
+    floats = has_float_inputs(original_feed)
+    fp16 = conversion.provenance.get("interop.precision") == "fp16"
+    probed = at_fp16 = None
     try:
         with original_cls(model, conversion=conversion) as original:
             reference = original.run(original_feed)
-            if has_float_inputs(original_feed):  # its own rounding noise (harness.rounding)
-                try:
-                    probed = original.run(perturbed(original_feed))
-                except Exception:  # no probe, no noise floor
-                    probed = None
+            # the original's own rounding noise, and (fp16 programs) its outputs on inputs
+            # rounded to fp16; without them, no noise floor and no fp16 diagnosis
+            if floats:
+                probed = _run_or_none(original, perturbed(original_feed))
+                if fp16:
+                    at_fp16 = _run_or_none(original, rounded_to_fp16(original_feed))
     except InteropError:
         raise
     except Exception as exc:
@@ -96,9 +105,8 @@ def validate_conversion(model: Any, conversion: Conversion, tolerance: Any = Non
             "the converter mis-lowered an op; try another opset or converter, or report it "
             "with the model"
         )
-        fp16 = conversion.provenance.get("interop.precision") == "fp16"
-        if fp16 and has_float_inputs(original_feed):
-            moved = _fp16_sensitivity(original_cls, model, conversion, original_feed, reference)
+        if at_fp16 is not None:
+            moved = largest_relative_change(reference, at_fp16)
             if moved is not None and moved >= FP16_SENSITIVE:
                 message += (
                     f"; rounding only the inputs to fp16 moves the original's own outputs by "
@@ -117,29 +125,8 @@ an fp16 parity failure is blamed on the model's sensitivity rather than the conv
 fifth of the fp16 profile's rel_rms; trained CNNs measure about 1e-4)."""
 
 
-def _fp16_sensitivity(
-    original_cls: Any, model: Any, conversion: Conversion, feed: dict[str, Any], reference: Any
-) -> float | None:
-    """The largest relative RMS change of the original's outputs when its floating inputs
-    are rounded to fp16 (None if it cannot be measured)."""
-    import numpy as np
-
-    from interop.harness.compare import relative_rms_error
-
-    rounded = {
-        k: np.asarray(v).astype(np.float16).astype(np.asarray(v).dtype)
-        if np.asarray(v).dtype.kind == "f"
-        else v
-        for k, v in feed.items()
-    }
+def _run_or_none(runtime: Any, feed: dict[str, Any]) -> Any:
     try:
-        with original_cls(model, conversion=conversion) as original:
-            moved = original.run(rounded)
+        return runtime.run(feed)
     except Exception:
         return None
-    changes = [
-        relative_rms_error(np.asarray(reference[n], np.float64), np.asarray(moved[n], np.float64))
-        for n in reference
-        if n in moved and np.asarray(reference[n]).dtype.kind in "fc"
-    ]
-    return max(changes) if changes else None
